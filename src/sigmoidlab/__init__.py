@@ -1,0 +1,32 @@
+"""sigmoidlab: the logistic sigmoid, computed exactly and fast; backprop, binary classifiers and the
+vanishing-gradient problem, measured and shown.
+
+>>> import sigmoidlab as sl
+>>> float(sl.sigmoid(2.0)), float(sl.sigmoid_grad(2.0))
+(0.8807970779778823, 0.10499358540350652)
+"""
+
+from .functions import (
+    binary_cross_entropy_with_logits,
+    log_sigmoid,
+    logit,
+    sigmoid,
+    sigmoid_grad,
+    sigmoid_grad_from_output,
+    sigmoid_second_grad,
+    softplus,
+)
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "binary_cross_entropy_with_logits",
+    "log_sigmoid",
+    "logit",
+    "sigmoid",
+    "sigmoid_grad",
+    "sigmoid_grad_from_output",
+    "sigmoid_second_grad",
+    "softplus",
+]
