@@ -52,9 +52,7 @@ def _check(derivation: Derivation) -> Derivation:
     previous = derivation.lhs
     for number, step in enumerate(derivation.steps, start=1):
         if not _equal(previous, step.expr):
-            raise DerivationError(
-                f"{derivation.title}: step {number} ({step.reason}) does not follow: {step.expr}"
-            )
+            raise DerivationError(f"{derivation.title}: step {number} ({step.reason}) does not follow: {step.expr}")
         previous = step.expr
     return derivation
 

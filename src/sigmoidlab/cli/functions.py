@@ -42,9 +42,7 @@ def parse_values(texts: list[str], dtype: np.dtype) -> np.ndarray:
         with np.errstate(over="ignore"):
             converted = np.asarray(value).astype(dtype)
         if not explicit_special and not np.isfinite(converted.astype(np.float64)):
-            fail(
-                f"x={text!r} is out of range for {dtype.name} (largest finite value {_finite_max(dtype):.6g})"
-            )
+            fail(f"x={text!r} is out of range for {dtype.name} (largest finite value {_finite_max(dtype):.6g})")
         values.append(converted)
     return np.array(values, dtype=dtype)
 
@@ -60,9 +58,7 @@ def _finite_max(dtype: np.dtype) -> float:
     context_settings={"ignore_unknown_options": True},  # so that negative numbers are values, not options
 )
 def eval_command(
-    values: Annotated[
-        list[str], typer.Argument(help="Values of x, e.g. 0 2 -40 (inf, -inf and nan allowed).")
-    ],
+    values: Annotated[list[str], typer.Argument(help="Values of x, e.g. 0 2 -40 (inf, -inf and nan allowed).")],
     dtype: Annotated[DType, typer.Option(help="Floating-point type to compute in.")] = DType.float64,
     threshold: Annotated[
         float, typer.Option(help="x is in the vanishing-gradient region when σ'(x) is below this.")

@@ -41,9 +41,7 @@ def _result_dtype(name: str, dtype: np.dtype) -> np.dtype:
         return dtype
     if dtype.kind in "biu":
         return np.dtype(np.float64)
-    raise TypeError(
-        f"{name}() does not support input of dtype {dtype}: expected real floating-point, integer or bool"
-    )
+    raise TypeError(f"{name}() does not support input of dtype {dtype}: expected real floating-point, integer or bool")
 
 
 def _finish(result: np.ndarray, out: np.ndarray | None, scalar: bool) -> Any:
@@ -81,9 +79,7 @@ def _foreign_call(name: str, formula: Callable, args: tuple, numpy_version: Call
         elif xp.isdtype(a.dtype, ("integral", "bool")):
             converted.append(xp.astype(a, xp.float64))
         else:
-            raise TypeError(
-                f"{name}() does not support input of dtype {a.dtype}: expected real floating-point"
-            )
+            raise TypeError(f"{name}() does not support input of dtype {a.dtype}: expected real floating-point")
     return formula(*converted, xp=xp)
 
 
@@ -261,9 +257,7 @@ def binary_cross_entropy_with_logits(
                 lambda *blocks: binary_cross_entropy_with_logits(*blocks[:2], "none", *blocks[2:]), *args
             )
             grad = da.map_blocks(
-                lambda *blocks: binary_cross_entropy_with_logits(
-                    *blocks[:2], "none", *blocks[2:], return_grad=True
-                )[1],
+                lambda *blocks: binary_cross_entropy_with_logits(*blocks[:2], "none", *blocks[2:], return_grad=True)[1],
                 *args,
             )
         else:

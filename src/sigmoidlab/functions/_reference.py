@@ -1,8 +1,9 @@
 """The formulas of the sigmoid family, written once against the array API, and their exact NumPy path.
 
 Each formula takes an array and its namespace ``xp`` (NumPy, or torch/JAX/CuPy through array-api-compat).
-For NumPy input the public functions evaluate them in ``np.longdouble``: on x86-64 that is the x87 80-bit format (64-bit mantissa,
-exponent range down to 1e-4951), so the float64 result is rounded once from a value that carries 11 more
+For NumPy input the public functions evaluate them in ``np.longdouble``: on x86-64 that is the x87 80-bit
+format (64-bit mantissa, exponent range down to 1e-4951), so the float64 result
+is rounded once from a value that carries 11 more
 bits than float64 needs. That makes every function below correct to about 0.5 ULP in float64 and
 correctly rounded in float32, float16 and bfloat16 (up to double-rounding events with probability
 ~2^-11 per point for float64, ~2^-40 for the narrow types), with the subnormal tails computed rather
