@@ -7,7 +7,6 @@ imports happen inside the commands so that ``sigmoidlab --help`` stays instant.
 from __future__ import annotations
 
 import importlib
-import sys
 
 import typer
 
@@ -44,6 +43,3 @@ def main(argv: list[str] | None = None) -> int:
         return int(getattr(exc, "exit_code", 2))
     return 0
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -15,6 +15,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # reflow docstring paragraphs in --help
 )
 # Tables of full-precision numbers need more than the 80 columns Rich assumes when output is piped.
 console = Console(width=None if sys.stdout.isatty() else 120)
