@@ -19,12 +19,14 @@ from typing import Any, Literal
 import numpy as np
 
 from . import _reference as _f
+from . import _ufuncs as _k
 
 __all__ = [
     "binary_cross_entropy_with_logits",
     "log_sigmoid",
     "logit",
     "sigmoid",
+    "sigmoid_and_grad",
     "sigmoid_grad",
     "sigmoid_grad_from_output",
     "sigmoid_second_grad",
@@ -54,11 +56,33 @@ def _finish(result: np.ndarray, out: np.ndarray | None, scalar: bool) -> Any:
 def _numpy_call(name: str, formula: Callable, args: tuple, out: np.ndarray | None, **kwargs: Any) -> Any:
     arrays = [np.asarray(a) for a in args]
     dtype = _result_dtype(name, np.result_type(*arrays))
-    wide = [_f.to_wide(a) for a in arrays]
-    with np.errstate(all="ignore"):
+    ufunc = None if kwargs else _kernel(name, dtype)
+    if ufunc is not None:
+        return _ufunc_call(ufunc, arrays, dtype, out)
+    with np.errstate(all="ignore"):  # converting a signalling NaN raises "invalid" too
+        wide = [_f.to_wide(a) for a in arrays]
         result = formula(*wide, **kwargs)
         result = _f.round_to(result, dtype)
     return _finish(result, out, scalar=all(a.ndim == 0 for a in arrays))
+
+
+_KERNEL_DTYPES = (np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16), _f.BFLOAT16)
+
+
+def _kernel(name: str, dtype: np.dtype) -> Any:
+    """The compiled ufunc for ``name`` at ``dtype``, or None: then the reference path serves (extension not
+    built, ``SIGMOIDLAB_KERNEL=reference``, longdouble, or a function without a kernel)."""
+    if dtype not in _KERNEL_DTYPES or not _k.use_kernels():
+        return None
+    return getattr(_k, name, None)
+
+
+def _ufunc_call(ufunc: Any, arrays: list, dtype: np.dtype, out: np.ndarray | None) -> Any:
+    arrays = [a if a.dtype == dtype else a.astype(dtype) for a in arrays]  # integers and bools: float64
+    shape = np.broadcast_shapes(*[a.shape for a in arrays])
+    if isinstance(out, np.ndarray) and out.dtype == dtype and out.shape == shape:
+        return ufunc(*arrays, out=out)  # straight into out: no temporary
+    return _finish(np.asarray(ufunc(*arrays)), out, scalar=all(a.ndim == 0 for a in arrays))
 
 
 def _foreign_call(name: str, formula: Callable, args: tuple, numpy_version: Callable) -> Any:
@@ -193,6 +217,29 @@ def logit(p: ArrayLike, /, out: np.ndarray | None = None) -> Any:
     return _unary("logit", _f.logit, p, out)
 
 
+def sigmoid_and_grad(x: ArrayLike, /, out: tuple[np.ndarray, np.ndarray] | None = None) -> tuple[Any, Any]:
+    r"""(σ(x), σ'(x)) from one pass over x: the forward output and the local derivative a layer saves.
+
+    Both come from the same exponential e = exp(−|x|) (σ = 1/(1+e) or e/(1+e), σ' = e/(1+e)²), so the pair
+    costs one read of x and two writes. Same accuracy and dtype rules as :func:`sigmoid` and
+    :func:`sigmoid_grad`; ``out`` is an optional pair of arrays.
+
+    >>> sigmoid_and_grad(0.0)
+    (np.float64(0.5), np.float64(0.25))
+    """
+    out1, out2 = (None, None) if out is None else out
+    if _is_numpy(x):
+        arr = np.asarray(x)
+        dtype = _result_dtype("sigmoid_and_grad", arr.dtype)
+        if _kernel("sigmoid_and_grad", dtype) is not None:
+            arr = arr.astype(dtype, copy=False)
+            if all(isinstance(o, np.ndarray) and o.dtype == dtype and o.shape == arr.shape for o in (out1, out2)):
+                return _k.sigmoid_and_grad(arr, out=(out1, out2))
+            y, g = (np.asarray(r) for r in _k.sigmoid_and_grad(arr))
+            return _finish(y, out1, arr.ndim == 0), _finish(g, out2, arr.ndim == 0)
+    return sigmoid(x, out=out1), sigmoid_grad(x, out=out2)
+
+
 Reduction = Literal["mean", "sum", "none"]
 
 
@@ -240,10 +287,13 @@ def binary_cross_entropy_with_logits(
     if _is_numpy(*args):
         arrays = [np.asarray(a) for a in args]
         dtype = _result_dtype("binary_cross_entropy_with_logits", np.result_type(*arrays))
-        with np.errstate(all="ignore"):
-            loss, grad = elementwise(*[_f.to_wide(a) for a in arrays])
-            loss, grad = _reduce(loss, grad, reduction)
-            loss, grad = _f.round_to(np.asarray(loss), dtype), _f.round_to(grad, dtype)
+        if pos_weight is None and _kernel("bce_with_logits", dtype) is not None:
+            loss, grad = _bce_kernel(arrays, dtype, reduction)
+        else:
+            with np.errstate(all="ignore"):
+                loss, grad = elementwise(*[_f.to_wide(a) for a in arrays])
+                loss, grad = _reduce(loss, grad, reduction)
+                loss, grad = _f.round_to(np.asarray(loss), dtype), _f.round_to(grad, dtype)
         scalar = reduction != "none" or all(a.ndim == 0 for a in arrays)
         loss = loss[()] if scalar else loss
         grad = grad[()] if grad.ndim == 0 else grad
@@ -264,6 +314,21 @@ def binary_cross_entropy_with_logits(
             loss, grad = _foreign_call("binary_cross_entropy_with_logits", elementwise, args, None)
         loss, grad = _reduce(loss, grad, reduction)
     return (loss, grad) if return_grad else loss
+
+
+def _bce_kernel(arrays: list, dtype: np.dtype, reduction: Reduction) -> tuple[np.ndarray, np.ndarray]:
+    """Elementwise loss and dL/dz from the compiled ufunc (one pass), reduced in float64 or wider."""
+    loss, grad = (np.asarray(r) for r in _k.bce_with_logits(*[a.astype(dtype, copy=False) for a in arrays]))
+    if reduction == "none":
+        return loss, grad
+    wide = np.float64 if dtype.itemsize >= 4 else _f.WIDE
+    n = loss.size
+    with np.errstate(all="ignore"):  # an empty batch gives NaN, silently, as on the reference path
+        total = loss.sum(dtype=wide)
+        loss = _f.round_to(np.asarray(total if reduction == "sum" else total / n, dtype=wide), dtype)
+        if reduction == "mean":
+            grad = np.divide(grad, n, out=grad) if wide is np.float64 else _f.round_to(grad.astype(wide) / n, dtype)
+    return loss, grad
 
 
 def _reduce(loss: Any, grad: Any, reduction: Reduction) -> tuple[Any, Any]:

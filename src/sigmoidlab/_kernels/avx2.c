@@ -1,0 +1,296 @@
+/* The AVX2 + FMA path: math_impl.h instantiated on __m256d (4 doubles per lane group).
+ *
+ * Only this translation unit is compiled for AVX2/FMA (through a target pragma, not a global -mavx2), so
+ * the extension still loads on any x86-64; ufuncs.c calls into it only after __builtin_cpu_supports says
+ * the CPU has both. float32 data are widened to double in registers (8 floats -> 2 x 4 doubles): the
+ * kernel stays memory-bound and float32 results inherit the float64 accuracy. Large outputs are written
+ * with non-temporal stores, so that, like memcpy, the kernel does not read the destination into cache. */
+#include "kernels.h"
+
+#ifdef SIGMOIDLAB_HAVE_AVX2
+
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+#endif
+
+#include <immintrin.h>
+#include <math.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef __m256d V;
+typedef __m256d M;
+
+static inline V v_signmask(void) { return _mm256_castsi256_pd(_mm256_set1_epi64x((long long)0x8000000000000000ull)); }
+
+static inline V v_pow2i(V k)
+{
+    __m256i b = _mm256_castpd_si256(_mm256_add_pd(k, _mm256_set1_pd(0x1p52 + 1023.0)));
+    return _mm256_castsi256_pd(_mm256_slli_epi64(b, 52));
+}
+
+static inline V v_getexp(V w)
+{
+    __m256i e = _mm256_srli_epi64(_mm256_castpd_si256(w), 52);
+    V d = _mm256_castsi256_pd(_mm256_or_si256(e, _mm256_set1_epi64x(0x4330000000000000ll)));
+    return _mm256_sub_pd(d, _mm256_set1_pd(0x1p52 + 1023.0));
+}
+
+static inline V v_mant(V w)
+{
+    __m256i b = _mm256_castpd_si256(w);
+    b = _mm256_and_si256(b, _mm256_set1_epi64x(0x000FFFFFFFFFFFFFll));
+    b = _mm256_or_si256(b, _mm256_set1_epi64x(0x3FF0000000000000ll));
+    return _mm256_castsi256_pd(b);
+}
+
+#define C(c) _mm256_set1_pd((double)(c))
+#define ADD(a, b) _mm256_add_pd((a), (b))
+#define SUB(a, b) _mm256_sub_pd((a), (b))
+#define MUL(a, b) _mm256_mul_pd((a), (b))
+#define DIV(a, b) _mm256_div_pd((a), (b))
+#define FMA(a, b, c) _mm256_fmadd_pd((a), (b), (c))
+#define ABS(a) _mm256_andnot_pd(v_signmask(), (a))
+#define NEG(a) _mm256_xor_pd((a), v_signmask())
+#define MIN(a, b) _mm256_min_pd((a), (b))
+#define MAX(a, b) _mm256_max_pd((a), (b))
+#define LT(a, b) _mm256_cmp_pd((a), (b), _CMP_LT_OQ)
+#define LE(a, b) _mm256_cmp_pd((a), (b), _CMP_LE_OQ)
+#define GT(a, b) _mm256_cmp_pd((a), (b), _CMP_GT_OQ)
+#define GE(a, b) _mm256_cmp_pd((a), (b), _CMP_GE_OQ)
+#define EQ(a, b) _mm256_cmp_pd((a), (b), _CMP_EQ_OQ)
+#define ISNAN(a) _mm256_cmp_pd((a), (a), _CMP_UNORD_Q)
+#define AND(a, b) _mm256_and_pd((a), (b))
+#define OR(a, b) _mm256_or_pd((a), (b))
+#define SEL(m, a, b) _mm256_blendv_pd((b), (a), (m))
+#define RINT(a) _mm256_round_pd((a), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC)
+#define POW2I(k) v_pow2i(k)
+#define GETEXP(w) v_getexp(w)
+#define MANT(w) v_mant(w)
+#define XORSIGN(a, s) _mm256_xor_pd((a), _mm256_and_pd((s), v_signmask()))
+
+#include "math_impl.h"
+
+/* ---- loading and storing: 4 doubles, or 8 floats as two groups of 4 doubles ---- */
+
+static inline void st_f64(double *p, V v, int stream)
+{
+    if (stream)
+        _mm256_stream_pd(p, v);
+    else
+        _mm256_storeu_pd(p, v);
+}
+
+static inline void ld_f32(const float *p, V *lo, V *hi)
+{
+    __m256 v = _mm256_loadu_ps(p);
+    *lo = _mm256_cvtps_pd(_mm256_castps256_ps128(v));
+    *hi = _mm256_cvtps_pd(_mm256_extractf128_ps(v, 1));
+}
+
+static inline void st_f32(float *p, V lo, V hi, int stream)
+{
+    __m256 v = _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
+    if (stream)
+        _mm256_stream_ps(p, v);
+    else
+        _mm256_storeu_ps(p, v);
+}
+
+/* Elements to process before the output pointer is 32-byte aligned (streaming stores need it). */
+static inline ptrdiff_t head_count(const void *y, size_t itemsize, ptrdiff_t n)
+{
+    uintptr_t mis = (uintptr_t)y & 31;
+    if (mis == 0 || mis % itemsize) return 0;
+    ptrdiff_t h = (ptrdiff_t)((32 - mis) / itemsize);
+    return h < n ? h : n;
+}
+
+/* Partial groups (head and tail) go through small padded buffers; the padding lanes compute σ(0). */
+#define DEF_UNARY(name, fn)                                                                         \
+    static void name##_f64_block(const double *x, double *y, ptrdiff_t n)                          \
+    {                                                                                               \
+        double bx[4] = {0, 0, 0, 0}, by[4];                                                         \
+        memcpy(bx, x, (size_t)n * sizeof(double));                                                  \
+        _mm256_storeu_pd(by, fn(_mm256_loadu_pd(bx)));                                              \
+        memcpy(y, by, (size_t)n * sizeof(double));                                                  \
+    }                                                                                               \
+    static void name##_f64(const double *x, double *y, ptrdiff_t n, int stream)                     \
+    {                                                                                               \
+        ptrdiff_t i = 0;                                                                            \
+        if (stream) {                                                                               \
+            ptrdiff_t h = head_count(y, sizeof(double), n);                                         \
+            if (h) name##_f64_block(x, y, h);                                                       \
+            i = h;                                                                                  \
+            stream = ((uintptr_t)(y + i) & 31) == 0;                                                \
+        }                                                                                           \
+        for (; i + 4 <= n; i += 4) st_f64(y + i, fn(_mm256_loadu_pd(x + i)), stream);              \
+        if (i < n) name##_f64_block(x + i, y + i, n - i);                                           \
+        if (stream) _mm_sfence();                                                                   \
+    }                                                                                               \
+    static void name##_f32_block(const float *x, float *y, ptrdiff_t n)                            \
+    {                                                                                               \
+        float bx[8] = {0, 0, 0, 0, 0, 0, 0, 0}, by[8];                                              \
+        V lo, hi;                                                                                   \
+        memcpy(bx, x, (size_t)n * sizeof(float));                                                   \
+        ld_f32(bx, &lo, &hi);                                                                       \
+        st_f32(by, fn(lo), fn(hi), 0);                                                              \
+        memcpy(y, by, (size_t)n * sizeof(float));                                                   \
+    }                                                                                               \
+    static void name##_f32(const float *x, float *y, ptrdiff_t n, int stream)                       \
+    {                                                                                               \
+        ptrdiff_t i = 0;                                                                            \
+        if (stream) {                                                                               \
+            ptrdiff_t h = head_count(y, sizeof(float), n);                                          \
+            if (h) name##_f32_block(x, y, h);                                                       \
+            i = h;                                                                                  \
+            stream = ((uintptr_t)(y + i) & 31) == 0;                                                \
+        }                                                                                           \
+        for (; i + 8 <= n; i += 8) {                                                                \
+            V lo, hi;                                                                               \
+            ld_f32(x + i, &lo, &hi);                                                                \
+            st_f32(y + i, fn(lo), fn(hi), stream);                                                  \
+        }                                                                                           \
+        if (i < n) name##_f32_block(x + i, y + i, n - i);                                           \
+        if (stream) _mm_sfence();                                                                   \
+    }
+
+DEF_UNARY(sigmoid, k_sigmoid)
+DEF_UNARY(sigmoid_grad, k_sigmoid_grad)
+DEF_UNARY(sigmoid_second_grad, k_sigmoid_second_grad)
+DEF_UNARY(log_sigmoid, k_log_sigmoid)
+DEF_UNARY(softplus, k_softplus)
+DEF_UNARY(logit, k_logit)
+
+/* Two outputs: both must be aligned the same way for streaming; otherwise plain stores. */
+static void sg_f64_block(const double *x, double *y, double *g, ptrdiff_t n)
+{
+    double bx[4] = {0, 0, 0, 0}, by[4], bg[4];
+    V a, b;
+    memcpy(bx, x, (size_t)n * sizeof(double));
+    k_sigmoid_and_grad(_mm256_loadu_pd(bx), &a, &b);
+    _mm256_storeu_pd(by, a);
+    _mm256_storeu_pd(bg, b);
+    memcpy(y, by, (size_t)n * sizeof(double));
+    memcpy(g, bg, (size_t)n * sizeof(double));
+}
+
+static void sg_f64(const double *x, double *y, double *g, ptrdiff_t n, int stream)
+{
+    ptrdiff_t i = 0;
+    if (stream) {
+        ptrdiff_t h = head_count(y, sizeof(double), n);
+        if (h) sg_f64_block(x, y, g, h);
+        i = h;
+        stream = ((uintptr_t)(y + i) & 31) == 0 && ((uintptr_t)(g + i) & 31) == 0;
+    }
+    for (; i + 4 <= n; i += 4) {
+        V a, b;
+        k_sigmoid_and_grad(_mm256_loadu_pd(x + i), &a, &b);
+        st_f64(y + i, a, stream);
+        st_f64(g + i, b, stream);
+    }
+    if (i < n) sg_f64_block(x + i, y + i, g + i, n - i);
+    if (stream) _mm_sfence();
+}
+
+static void sg_f32_block(const float *x, float *y, float *g, ptrdiff_t n)
+{
+    float bx[8] = {0, 0, 0, 0, 0, 0, 0, 0}, by[8], bg[8];
+    V lo, hi, a0, b0, a1, b1;
+    memcpy(bx, x, (size_t)n * sizeof(float));
+    ld_f32(bx, &lo, &hi);
+    k_sigmoid_and_grad(lo, &a0, &b0);
+    k_sigmoid_and_grad(hi, &a1, &b1);
+    st_f32(by, a0, a1, 0);
+    st_f32(bg, b0, b1, 0);
+    memcpy(y, by, (size_t)n * sizeof(float));
+    memcpy(g, bg, (size_t)n * sizeof(float));
+}
+
+static void sg_f32(const float *x, float *y, float *g, ptrdiff_t n, int stream)
+{
+    ptrdiff_t i = 0;
+    if (stream) {
+        ptrdiff_t h = head_count(y, sizeof(float), n);
+        if (h) sg_f32_block(x, y, g, h);
+        i = h;
+        stream = ((uintptr_t)(y + i) & 31) == 0 && ((uintptr_t)(g + i) & 31) == 0;
+    }
+    for (; i + 8 <= n; i += 8) {
+        V lo, hi, a0, b0, a1, b1;
+        ld_f32(x + i, &lo, &hi);
+        k_sigmoid_and_grad(lo, &a0, &b0);
+        k_sigmoid_and_grad(hi, &a1, &b1);
+        st_f32(y + i, a0, a1, stream);
+        st_f32(g + i, b0, b1, stream);
+    }
+    if (i < n) sg_f32_block(x + i, y + i, g + i, n - i);
+    if (stream) _mm_sfence();
+}
+
+/* BCE is not on the bandwidth-critical list: plain stores, no alignment games. */
+static void bce_f64(const double *z, const double *t, double *loss, double *grad, ptrdiff_t n, int stream)
+{
+    ptrdiff_t i = 0;
+    (void)stream;
+    for (; i + 4 <= n; i += 4) {
+        V l, g;
+        k_bce(_mm256_loadu_pd(z + i), _mm256_loadu_pd(t + i), &l, &g);
+        _mm256_storeu_pd(loss + i, l);
+        _mm256_storeu_pd(grad + i, g);
+    }
+    if (i < n) {
+        double bz[4] = {0, 0, 0, 0}, bt[4] = {0, 0, 0, 0}, bl[4], bg[4];
+        V l, g;
+        memcpy(bz, z + i, (size_t)(n - i) * sizeof(double));
+        memcpy(bt, t + i, (size_t)(n - i) * sizeof(double));
+        k_bce(_mm256_loadu_pd(bz), _mm256_loadu_pd(bt), &l, &g);
+        _mm256_storeu_pd(bl, l);
+        _mm256_storeu_pd(bg, g);
+        memcpy(loss + i, bl, (size_t)(n - i) * sizeof(double));
+        memcpy(grad + i, bg, (size_t)(n - i) * sizeof(double));
+    }
+}
+
+static void bce_f32(const float *z, const float *t, float *loss, float *grad, ptrdiff_t n, int stream)
+{
+    ptrdiff_t i = 0;
+    (void)stream;
+    for (; i < n; i += 8) {
+        float bz[8] = {0, 0, 0, 0, 0, 0, 0, 0}, bt[8] = {0, 0, 0, 0, 0, 0, 0, 0}, bl[8], bg[8];
+        ptrdiff_t m = n - i < 8 ? n - i : 8;
+        V z0, z1, t0, t1, l0, g0, l1, g1;
+        memcpy(bz, z + i, (size_t)m * sizeof(float));
+        memcpy(bt, t + i, (size_t)m * sizeof(float));
+        ld_f32(bz, &z0, &z1);
+        ld_f32(bt, &t0, &t1);
+        k_bce(z0, t0, &l0, &g0);
+        k_bce(z1, t1, &l1, &g1);
+        st_f32(bl, l0, l1, 0);
+        st_f32(bg, g0, g1, 0);
+        memcpy(loss + i, bl, (size_t)m * sizeof(float));
+        memcpy(grad + i, bg, (size_t)m * sizeof(float));
+    }
+}
+
+const kernel_table sigmoidlab_avx2_kernels = {
+    "avx2",
+    {sigmoid_f64, sigmoid_grad_f64, sigmoid_second_grad_f64, log_sigmoid_f64, softplus_f64, logit_f64},
+    {sigmoid_f32, sigmoid_grad_f32, sigmoid_second_grad_f32, log_sigmoid_f32, softplus_f32, logit_f32},
+    sg_f64,
+    sg_f32,
+    bce_f64,
+    bce_f32,
+};
+
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
+#pragma GCC pop_options
+#endif
+
+#endif /* SIGMOIDLAB_HAVE_AVX2 */

@@ -1,0 +1,343 @@
+/* The sigmoid family in float64, written once over an abstract vector type and instantiated twice:
+ * scalar.c (V = double) and avx2.c (V = __m256d). The including file defines V, M (a lane mask) and the
+ * operations below; everything here is branch-free so that both instantiations execute the same
+ * sequence of IEEE operations and give bit-identical results (both files are compiled with
+ * -ffp-contract=off, so an FMA appears only where FMA() is written).
+ *
+ * Operations the includer provides:
+ *   C(c) broadcast constant; ADD SUB MUL DIV; FMA(a,b,c) = a*b+c with one rounding; ABS NEG;
+ *   MIN(a,b)/MAX(a,b) (return b when either is NaN); LT LE GT GE EQ (masks); ISNAN; AND OR;
+ *   SEL(m, a, b) = m ? a : b; RINT (to nearest integer); POW2I(k) = 2^k for integral k in [-1022, 1023];
+ *   GETEXP(w) = floor(log2 w) and MANT(w) = w / 2^floor(log2 w) for positive normal w; XORSIGN(a, s)
+ *   flips the sign of a where s has its sign bit set.
+ *
+ * Accuracy strategy (why it is ≤ 1 ULP where naive formulas are ~2 ULP):
+ *   e = exp(−|x|) is produced as a double-double (hi + lo, ~2^-100 relative), 1 + e and 1/(1 + e) are
+ *   formed as double-doubles (the division is corrected with an FMA residual), and every result is
+ *   assembled so that its only significant rounding is the last one. The intermediate error is about
+ *   2^-58 relative, so results are within 0.5 ULP + 2^-5 ULP, which also makes the float32, float16
+ *   and bfloat16 results (rounded from these float64 values) correctly rounded in all but astronomically
+ *   rare cases (the exhaustive tests confirm it for float16 and bfloat16).
+ *   Polynomial coefficients come from benchmarks/kernel_coefficients.py.
+ */
+
+typedef struct {
+    V hi, lo;
+} dd;
+
+static inline dd two_sum(V a, V b)
+{
+    V s = ADD(a, b);
+    V bb = SUB(s, a);
+    dd r = {s, ADD(SUB(a, SUB(s, bb)), SUB(b, bb))};
+    return r;
+}
+
+/* Exact when |a| >= |b| (or a == 0). */
+static inline dd fast_two_sum(V a, V b)
+{
+    V s = ADD(a, b);
+    dd r = {s, SUB(b, SUB(s, a))};
+    return r;
+}
+
+static inline dd two_prod(V a, V b)
+{
+    V p = MUL(a, b);
+    dd r = {p, FMA(a, b, NEG(p))};
+    return r;
+}
+
+/* a·b for double-doubles, as a double-double (relative error ~2^-104). */
+static inline dd mul_dd(dd a, dd b)
+{
+    dd p = two_prod(a.hi, b.hi);
+    p.lo = ADD(p.lo, FMA(a.hi, b.lo, MUL(a.lo, b.hi)));
+    return fast_two_sum(p.hi, p.lo);
+}
+
+/* a·b for double-doubles rounded to double: one rounding of the exact a.hi·b.hi plus small terms. */
+static inline V mul_dd_round(dd a, dd b)
+{
+    return FMA(a.hi, b.hi, FMA(a.hi, b.lo, MUL(a.lo, b.hi)));
+}
+
+/* 1/d for a double-double d >= 1: the quotient's residual 1 − q·d comes exact out of an FMA. */
+static inline dd recip_dd(dd d)
+{
+    V q = DIV(C(1.0), d.hi);
+    V r = SUB(FMA(NEG(q), d.hi, C(1.0)), MUL(q, d.lo));
+    dd out = {q, MUL(q, r)};
+    return out;
+}
+
+/* n/d for a double n and a double-double d, as a double-double. */
+static inline dd div_dd(V n, dd d)
+{
+    V q = DIV(n, d.hi);
+    V r = SUB(FMA(NEG(q), d.hi, n), MUL(q, d.lo));
+    dd out = {q, DIV(r, d.hi)};
+    return out;
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* exp(−a) for a in [0, 750] (callers clamp; NaN already replaced).                                      */
+/* a = −(k·ln2 + r), |r| <= ln2/2; exp(r) = 1 + m with m = r + r²/2 + r³·P(r) kept as a double-double.   */
+/* Returns e = exp(−a) (double-double), and for the caller that needs 1 − e with full relative accuracy  */
+/* near a = 0, k and m (when k == 0, 1 − e = −m exactly).                                                */
+
+#define LN2_HI 0x1.62e42fefa3800p-1 /* ln 2 to 42 bits: k·LN2_HI is exact for |k| < 2^11 */
+#define LN2_LO 0x1.ef35793c76730p-45
+#define INV_LN2 0x1.71547652b82fep0
+
+typedef struct {
+    dd e;  /* exp(−a) */
+    dd m;  /* expm1(r) */
+    V k;   /* exponent of the reduction, an integer-valued double */
+} expred;
+
+static inline expred exp_neg(V a)
+{
+    expred out;
+    V x = NEG(a);
+    V k = RINT(MUL(x, C(INV_LN2)));
+    V rh = FMA(NEG(k), C(LN2_HI), x);      /* exact (Sterbenz; k·LN2_HI is exact) */
+    V rl = MUL(NEG(k), C(LN2_LO));         /* tiny; zero when k == 0 */
+    dd r = two_sum(rh, rl);
+
+    /* P(r) = (expm1(r) − r − r²/2)/r³, degree 9, relative error 2^-52.9 on |r| <= 0.3469 */
+    V p = C(0x1.1f1e1ad44d322p-29);
+    p = FMA(p, r.hi, C(0x1.af38f1ca2d6d2p-26));
+    p = FMA(p, r.hi, C(0x1.27e5096122b27p-22));
+    p = FMA(p, r.hi, C(0x1.71de0d919c56fp-19));
+    p = FMA(p, r.hi, C(0x1.a01a01963e1bfp-16));
+    p = FMA(p, r.hi, C(0x1.a01a01a7cafe2p-13));
+    p = FMA(p, r.hi, C(0x1.6c16c16c18659p-10));
+    p = FMA(p, r.hi, C(0x1.11111111109abp-7));
+    p = FMA(p, r.hi, C(0x1.5555555555553p-5));
+    p = FMA(p, r.hi, C(0x1.5555555555556p-3));
+    V r2 = MUL(r.hi, r.hi);
+    p = MUL(MUL(p, r2), r.hi);             /* r³·P(r): |.| <= 0.0077, only its rounding (2^-60) is lost */
+
+    /* m = r + r²/2 + r³P, with r² = rh² + 2·rh·rl; rh² is split exactly by FMA. */
+    dd sq = two_prod(r.hi, r.hi);
+    dd s = fast_two_sum(r.hi, MUL(C(0.5), sq.hi));
+    V lo = ADD(ADD(s.lo, r.lo), ADD(FMA(C(0.5), sq.lo, MUL(r.hi, r.lo)), p));
+    out.m = fast_two_sum(s.hi, lo);
+
+    /* 1 + m, then scale by 2^k in two steps so that a subnormal result is rounded only once. */
+    dd one_m = fast_two_sum(C(1.0), out.m.hi);
+    one_m.lo = ADD(one_m.lo, out.m.lo);
+    V k1 = MAX(k, C(-1000.0));
+    V s1 = POW2I(k1), s2 = POW2I(SUB(k, k1));
+    out.e.hi = MUL(MUL(one_m.hi, s1), s2);
+    out.e.lo = MUL(MUL(one_m.lo, s1), s2);
+    out.k = k;
+    return out;
+}
+
+/* log1p(f) for a double-double |f| <= 0.4143 via 2·atanh(s), s = f/(2+f), as a double-double. */
+static inline dd log1p_core(dd f)
+{
+    dd d = fast_two_sum(C(2.0), f.hi);
+    d.lo = ADD(d.lo, f.lo);
+    V sh = DIV(f.hi, d.hi);
+    V sl = DIV(SUB(ADD(FMA(NEG(sh), d.hi, f.hi), f.lo), MUL(sh, d.lo)), d.hi);
+    V y = MUL(sh, sh);
+    /* Q(y) = (atanh(√y)/√y − 1)/y, degree 7, relative error 2^-54 on 0 <= y <= 0.0295 */
+    V q = C(0x1.0c116280d7e49p-4);
+    q = FMA(q, y, C(0x1.0fbd463cf6b3bp-4));
+    q = FMA(q, y, C(0x1.3b1c41d06b834p-4));
+    q = FMA(q, y, C(0x1.745cf8ca5074fp-4));
+    q = FMA(q, y, C(0x1.c71c7201e36c2p-4));
+    q = FMA(q, y, C(0x1.24924924767f7p-3));
+    q = FMA(q, y, C(0x1.9999999999a3ap-3));
+    q = FMA(q, y, C(0x1.5555555555555p-2));
+    V t = MUL(MUL(C(2.0), sh), MUL(y, q)); /* 2s·y·Q(y): at most 2% of the result */
+    return fast_two_sum(MUL(C(2.0), sh), FMA(C(2.0), sl, t));
+}
+
+/* log(w) for a positive finite double-double w (subnormal hi allowed), as a double-double.
+ * If direct is set in a lane, log1p_core(f_direct) is used there instead (f_direct = w − 1 known exactly). */
+static inline dd log_dd(dd w, M direct, dd f_direct)
+{
+    M tiny = LT(w.hi, C(0x1p-1000));
+    V pre = SEL(tiny, C(0x1p200), C(1.0));
+    V hi = MUL(w.hi, pre), lo = MUL(w.lo, pre);
+    V kraw = GETEXP(hi);                    /* in [-874, 54] for the arguments used here */
+    V mh = MANT(hi);
+    V scale = POW2I(NEG(kraw));
+    M big = GT(mh, C(0x1.6a09e667f3bcdp0)); /* √2: keep the mantissa in [√½, √2] */
+    mh = SEL(big, MUL(mh, C(0.5)), mh);
+    scale = SEL(big, MUL(scale, C(0.5)), scale);
+    V k = ADD(SUB(kraw, SEL(tiny, C(200.0), C(0.0))), SEL(big, C(1.0), C(0.0)));
+    V ml = MUL(lo, scale);                  /* lo scaled exactly like hi */
+    dd f = fast_two_sum(SUB(mh, C(1.0)), ml);
+    f.hi = SEL(direct, f_direct.hi, f.hi);
+    f.lo = SEL(direct, f_direct.lo, f.lo);
+    k = SEL(direct, C(0.0), k);
+    dd l = log1p_core(f);
+    dd s = two_sum(MUL(k, C(LN2_HI)), l.hi);
+    s.lo = ADD(s.lo, FMA(k, C(LN2_LO), l.lo));
+    return fast_two_sum(s.hi, s.lo);
+}
+
+/* ---------------------------------------------------------------------------------------------------- */
+/* The family. Every function clamps |x| at 750 (exp(−750) rounds to 0 in every format), so no           */
+/* exponential overflows, and fixes NaN/±inf lanes with blends at the end.                               */
+
+typedef struct {
+    expred x;  /* e = exp(−|x|), k, m */
+    dd d;      /* 1 + e */
+    dd q;      /* 1/(1 + e) = σ(|x|) */
+    dd sn;     /* e/(1 + e) = σ(−|x|) */
+} sigparts;
+
+static inline sigparts sig_parts(V x)
+{
+    sigparts s;
+    V a = MIN(ABS(x), C(750.0)); /* NaN -> 750 (MIN returns the 2nd operand on NaN) */
+    s.x = exp_neg(a);
+    s.d = fast_two_sum(C(1.0), s.x.e.hi);
+    s.d.lo = ADD(s.d.lo, s.x.e.lo);
+    s.q = recip_dd(s.d);
+    s.sn = mul_dd(s.x.e, s.q);
+    return s;
+}
+
+static inline V fix_nan(V x, V r)
+{
+    return SEL(ISNAN(x), x, r);
+}
+
+/* σ(x) = 1/(1+e) for x >= 0, e/(1+e) for x < 0, e = exp(−|x|). */
+static inline V k_sigmoid(V x)
+{
+    sigparts s = sig_parts(x);
+    V pos = ADD(s.q.hi, s.q.lo);
+    V neg = ADD(s.sn.hi, s.sn.lo);
+    return fix_nan(x, SEL(LT(x, C(0.0)), neg, pos));
+}
+
+/* σ'(x) = σ(|x|)·σ(−|x|) = e/(1+e)²: symmetric, never the cancelling y·(1 − y). */
+static inline V k_sigmoid_grad_from(sigparts s)
+{
+    return mul_dd_round(s.sn, s.q);
+}
+
+static inline V k_sigmoid_grad(V x)
+{
+    return fix_nan(x, k_sigmoid_grad_from(sig_parts(x)));
+}
+
+static inline void k_sigmoid_and_grad(V x, V *y, V *g)
+{
+    sigparts s = sig_parts(x);
+    V pos = ADD(s.q.hi, s.q.lo);
+    V neg = ADD(s.sn.hi, s.sn.lo);
+    *y = fix_nan(x, SEL(LT(x, C(0.0)), neg, pos));
+    *g = fix_nan(x, k_sigmoid_grad_from(s));
+}
+
+/* σ''(x) = σ'(x)·(1 − 2σ(x)) = −sign(x)·σ'(x)·tanh(|x|/2), tanh(|x|/2) = (1 − e)/(1 + e).
+ * Near 0 (k == 0) 1 − e is taken as −expm1(r) = −m, exact in relative terms; elsewhere 1 − e >= 0.29. */
+static inline V k_sigmoid_second_grad(V x)
+{
+    sigparts s = sig_parts(x);
+    dd g = mul_dd(s.sn, s.q);
+    dd n = fast_two_sum(C(1.0), NEG(s.x.e.hi));
+    n.lo = SUB(n.lo, s.x.e.lo);
+    M k0 = EQ(s.x.k, C(0.0));
+    n.hi = SEL(k0, NEG(s.x.m.hi), n.hi);
+    n.lo = SEL(k0, NEG(s.x.m.lo), n.lo);
+    dd t = mul_dd(n, s.q);
+    V r = mul_dd_round(g, t);
+    return fix_nan(x, XORSIGN(NEG(r), x));
+}
+
+/* log1p(e) for e = exp(−|x|) in (0, 1], as a double-double: log(1 + e) with 1 + e already at hand.
+ * 1 + e holds e only to 2^-106 absolute, too little once e is small, so below 2^-30 the series
+ * e − e²/2 + e³/3 (next term < 2^-90 relative) is used on e itself (which may be subnormal there). */
+static inline dd log1p_e(sigparts s)
+{
+    M none = LT(C(0.0), C(0.0)); /* all-false mask */
+    dd l = log_dd(s.d, none, s.d);
+    V eh = s.x.e.hi;
+    dd series = fast_two_sum(eh, SUB(s.x.e.lo, MUL(MUL(eh, eh), FMA(C(-1.0 / 3.0), eh, C(0.5)))));
+    M small = LT(eh, C(0x1p-30));
+    l.hi = SEL(small, series.hi, l.hi);
+    l.lo = SEL(small, series.lo, l.lo);
+    return l;
+}
+
+/* max(x, 0) + log1p(exp(−|x|)), rounded once; +inf where x = +inf. */
+static inline V softplus_from(V x, dd l)
+{
+    V xp = MAX(x, C(0.0));
+    dd s = two_sum(xp, l.hi);
+    V r = ADD(s.hi, ADD(s.lo, l.lo));
+    return SEL(EQ(x, C(INFINITY)), x, r);
+}
+
+static inline V k_softplus(V x)
+{
+    sigparts s = sig_parts(x);
+    return fix_nan(x, softplus_from(x, log1p_e(s)));
+}
+
+/* log σ(x) = −softplus(−x). */
+static inline V k_log_sigmoid(V x)
+{
+    sigparts s = sig_parts(x);
+    return fix_nan(x, NEG(softplus_from(NEG(x), log1p_e(s))));
+}
+
+/* logit(p) = log(p/(1 − p)). For p >= 1/4: log1p(q), q = (2p − 1)/(1 − p) (2p − 1 is exact there, and
+ * 1 − p, q are double-doubles), directly through log1p_core when |q| <= 0.41 so that the small results
+ * around p = ½ keep their relative accuracy. For p < 1/4: log(q), q = p/(1 − p). One log per lane. */
+static inline V k_logit(V p)
+{
+    M upper = GE(p, C(0.25));
+    V pc = SEL(AND(GE(p, C(0.0)), LE(p, C(1.0))), p, C(0.5)); /* keep NaN/out-of-range lanes harmless */
+    dd d = fast_two_sum(C(1.0), NEG(pc));
+    d.hi = SEL(EQ(d.hi, C(0.0)), C(1.0), d.hi); /* p == 1: result fixed below */
+    V num = SEL(upper, SUB(MUL(C(2.0), pc), C(1.0)), pc);
+    num = SEL(EQ(pc, C(0.0)), C(1.0), num);   /* p == 0: result fixed below */
+    dd q = div_dd(num, d);
+    dd w = two_sum(C(1.0), q.hi);
+    w.lo = ADD(w.lo, q.lo);
+    /* log1p_core needs f in [√½ − 1, √2 − 1] (its polynomial covers |f/(2+f)| <= 0.1716) */
+    M direct = AND(upper, AND(GE(q.hi, C(-0.29)), LE(q.hi, C(0.41))));
+    dd arg = w;
+    arg.hi = SEL(upper, w.hi, q.hi);
+    arg.lo = SEL(upper, w.lo, q.lo);
+    arg.hi = SEL(direct, C(1.0), arg.hi);   /* unused in direct lanes; keep it a normal number */
+    dd l = log_dd(arg, direct, q);
+    V r = ADD(l.hi, l.lo);
+    r = SEL(EQ(p, C(0.0)), C(-INFINITY), r);
+    r = SEL(EQ(p, C(1.0)), C(INFINITY), r);
+    r = SEL(OR(LT(p, C(0.0)), GT(p, C(1.0))), C(NAN), r);
+    return fix_nan(p, r);
+}
+
+/* BCE with logits, elementwise: loss = t·softplus(−z) + (1 − t)·softplus(z) and
+ * dL/dz = (1 − t)·σ(z) − t·σ(−z) (= σ(z) − t), from one exponential and one log. A term whose target
+ * weight is 0 is dropped, so z = ±inf with the matching hard target gives loss 0, not 0·inf = NaN. */
+static inline void k_bce(V z, V t, V *loss, V *grad)
+{
+    sigparts s = sig_parts(z);
+    dd l = log1p_e(s);
+    V sp_pos = softplus_from(z, l);
+    V sp_neg = softplus_from(NEG(z), l);
+    M zneg = LT(z, C(0.0));
+    V q = ADD(s.q.hi, s.q.lo), sn = ADD(s.sn.hi, s.sn.lo);
+    V sig_pos = SEL(zneg, sn, q); /* σ(z) */
+    V sig_neg = SEL(zneg, q, sn); /* σ(−z) */
+    V wp = t, wn = SUB(C(1.0), t);
+    M has_p = OR(LT(wp, C(0.0)), GT(wp, C(0.0))), has_n = OR(LT(wn, C(0.0)), GT(wn, C(0.0)));
+    has_p = OR(has_p, ISNAN(wp));
+    has_n = OR(has_n, ISNAN(wn));
+    V zero = C(0.0);
+    *loss = fix_nan(z, ADD(SEL(has_p, MUL(wp, sp_neg), zero), SEL(has_n, MUL(wn, sp_pos), zero)));
+    *grad = fix_nan(z, SUB(SEL(has_n, MUL(wn, sig_pos), zero), SEL(has_p, MUL(wp, sig_neg), zero)));
+}

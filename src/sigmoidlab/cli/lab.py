@@ -1,0 +1,197 @@
+"""``sigmoidlab demo``, ``sigmoidlab vanish`` and ``sigmoidlab plot``: the vanishing-gradient lab at the terminal."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ._app import app, console, fail
+
+OutDir = Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, results.json, figures/.")]
+Workers = Annotated[int | None, typer.Option(help="Local worker processes (default: all cores).")]
+Scheduler = Annotated[
+    str | None, typer.Option(help="Address of a running Dask scheduler, e.g. tcp://host:8786 (runs go there).")
+]
+Resume = Annotated[bool, typer.Option("--resume/--no-resume", help="Skip runs already finished in --out.")]
+
+
+def _split(text: str, option: str, convert=str) -> list:
+    items = [t.strip() for t in text.split(",") if t.strip()]
+    if not items:
+        fail(f"{option}={text!r}: give a comma-separated list")
+    out = []
+    for item in items:
+        try:
+            out.append(convert(item))
+        except ValueError:
+            fail(f"{option}={text!r}: {item!r} is not valid")
+    return out
+
+
+def _on_off(item: str) -> bool:
+    table = {"off": False, "no": False, "false": False, "on": True, "yes": True, "true": True}
+    if item.lower() not in table:
+        raise ValueError(item)
+    return table[item.lower()]
+
+
+def _run(experiment, out: Path, *, boundaries: bool, workers, scheduler, resume: bool) -> None:
+    from sigmoidlab import lab
+
+    if workers is not None and workers < 1:
+        fail(f"--workers={workers}: must be ≥ 1")
+    if out.exists() and not out.is_dir():
+        fail(f"--out={out}: exists and is not a folder")
+    try:
+        results = lab.run(experiment, out, boundaries=boundaries, workers=workers, scheduler=scheduler, resume=resume)
+    except ConnectionError as exc:
+        fail(str(exc))
+    _summary(results)
+    console.print(f"report: {out / 'report.html'}  (also report.md, results.json, figures/, layers.csv)")
+
+
+def _summary(results: dict) -> None:
+    from rich.table import Table
+
+    analysis = results["analysis"]
+    depths = sorted({r["depth"] for c in analysis["configurations"] for r in c["by_depth"]})
+    table = Table(title="Depth sweep: final test accuracy (mean over seeds); gradient ratio per layer at init")
+    table.add_column("architecture")
+    for d in depths:
+        table.add_column(f"{d}", justify="right")
+    table.add_column("ratio/layer", justify="right")
+    table.add_column("input/top", justify="right")
+    table.add_column("fails from", justify="right")
+    for c in analysis["configurations"]:
+        by = {r["depth"]: r for r in c["by_depth"]}
+        cells = []
+        for d in depths:
+            r = by.get(d)
+            if r is None or r.get("trained") is None:
+                cells.append("–")
+            else:
+                colour = "green" if r["trained"] else "red"
+                cells.append(f"[{colour}]{r['test_accuracy']:.3f}[/]")
+        deep = next((r for r in reversed(c["by_depth"]) if r.get("trained") is not None), None)
+        ratio = _number(deep["init"]["ratio_per_layer"] if deep else None, ".3g")
+        ratio_io = _number(deep["init"]["input_over_top"] if deep else None, ".2e")
+        fails = str(c["failure_depth"]) if c["failure_depth"] else "–"
+        table.add_row(c["label"], *cells, ratio, ratio_io, fails)
+    console.print(table)
+    for h in analysis["hypotheses"]:
+        word = {True: "[green]supported[/]", False: "[red]not supported[/]", None: "not tested"}[h["supported"]]
+        console.print(f"• {h['claim']} → {word}", highlight=False)
+    failed = [r for r in results["runs"] if r["status"] != "ok"]
+    if failed:
+        console.print(f"[red]{len(failed)} run(s) failed[/], e.g. {failed[0]['run_id']}: {failed[0]['error']}")
+
+
+def _number(value: float | None, spec: str) -> str:
+    import math
+
+    return "–" if value is None or not math.isfinite(value) else format(value, spec)
+
+
+@app.command("demo")
+def demo_command(
+    out: OutDir = Path("demo-output"),
+    quick: Annotated[bool, typer.Option(help="A small sweep (3 depths, 1 seed, 12 epochs) in seconds.")] = False,
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    resume: Resume = True,
+) -> None:
+    """The main job: the sigmoid's story, with a depth sweep measured on built-in data, as one report.
+
+    Trains sigmoid (standard and Glorot init), sigmoid + batch norm, tanh and ReLU networks of 1 to 16 hidden
+    layers on 2-D moons, records per-layer gradient norms and saturation, and writes DIR/report.html (one
+    self-contained file), DIR/report.md, DIR/results.json, tidy CSV/JSON tables and DIR/figures/.
+    """
+    from sigmoidlab import lab
+
+    experiment = lab.quick_experiment() if quick else lab.Experiment()
+    _run(experiment, out, boundaries=True, workers=workers, scheduler=scheduler, resume=resume)
+
+
+@app.command("vanish")
+def vanish_command(
+    depths: Annotated[str, typer.Option(help="Hidden-layer counts, comma-separated.")] = "1,2,4,8,16",
+    activations: Annotated[str, typer.Option(help="sigmoid, tanh, relu, leaky_relu, identity.")] = "sigmoid,tanh,relu",
+    batchnorm: Annotated[str, typer.Option(help="off, on, or off,on.")] = "off,on",
+    inits: Annotated[str, typer.Option(help="standard, glorot, he (or any sigmoidlab.nn.init name).")] = "standard",
+    width: Annotated[int, typer.Option(help="Units per hidden layer.")] = 32,
+    dataset: Annotated[str, typer.Option(help="xor, moons, circles, spiral, gaussians, linear.")] = "moons",
+    epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 50,
+    seeds: Annotated[str, typer.Option(help="Seeds, comma-separated (data, split and weights).")] = "0,1,2",
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.1,
+    optimizer: Annotated[str, typer.Option(help="sgd (momentum 0.9) or adam.")] = "sgd",
+    out: OutDir = Path("vanish-output"),
+    workers: Workers = None,
+    scheduler: Scheduler = None,
+    resume: Resume = True,
+) -> None:
+    """Run a custom grid (every activation × batch norm × init × depth × seed) and write its report.
+
+    Finished runs are written at once to OUT/runs/ and skipped when the same command runs again, so an
+    interrupted sweep resumes where it stopped; with --scheduler the runs go to a Dask cluster.
+    """
+    from sigmoidlab import lab
+
+    try:
+        experiment = lab.Experiment.product(
+            _split(activations, "--activations"),
+            _split(batchnorm, "--batchnorm", _on_off),
+            _split(inits, "--inits"),
+            depths=tuple(_split(depths, "--depths", int)),
+            seeds=tuple(_split(seeds, "--seeds", int)),
+            width=width,
+            dataset=dataset,
+            epochs=epochs,
+            lr=lr,
+            optimizer=optimizer,
+            name="custom sweep",
+        )
+    except ValueError as exc:
+        fail(str(exc))
+    _run(experiment, out, boundaries=False, workers=workers, scheduler=scheduler, resume=resume)
+
+
+class PlotKind(str, Enum):
+    sigmoid = "sigmoid"
+    derivatives = "derivatives"
+    boundary = "boundary"
+
+
+@app.command("plot")
+def plot_command(
+    kind: Annotated[
+        PlotKind,
+        typer.Argument(
+            help="sigmoid: σ and σ'; derivatives: σ', tanh', ReLU'; boundary: "
+            "logistic regression vs a sigmoid MLP on xor, moons, circles."
+        ),
+    ],
+    out: Annotated[Path, typer.Option("--out", help="Output file; .png or .svg.")],
+    threshold: Annotated[float, typer.Option(help="σ' below this is shaded as vanishing.")] = 0.01,
+    seed: Annotated[int, typer.Option(help="Seed of the data and the models (boundary).")] = 0,
+) -> None:
+    """Draw one figure of the report to a PNG or SVG file."""
+    from sigmoidlab.lab import boundary_panels
+    from sigmoidlab.lab import figures as figs
+
+    if out.suffix.lower() not in (".png", ".svg"):
+        fail(f"--out={out}: the file name must end in .png or .svg")
+    if not 0 < threshold <= 0.25:
+        fail(f"--threshold={threshold} must lie in (0, 0.25], the range of σ'")
+    if not out.parent.is_dir():
+        fail(f"--out={out}: folder {out.parent} does not exist")
+    if kind is PlotKind.sigmoid:
+        fig = figs.sigmoid_figure(threshold)
+    elif kind is PlotKind.derivatives:
+        fig = figs.derivatives_figure(threshold)
+    else:
+        fig = figs.boundary_figure(boundary_panels(seed=seed))
+    figs.save(fig, out)
+    console.print(f"wrote {out}")

@@ -1,0 +1,67 @@
+"""``sigmoidlab serve``: the browser playground."""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from typing import Annotated
+
+import typer
+
+from ._app import app, console, fail
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+@app.command("serve")
+def serve_command(
+    host: Annotated[
+        str,
+        typer.Option(
+            help="Address to listen on. The default, 127.0.0.1, serves this computer only. --host 0.0.0.0 "
+            "exposes the playground to every machine that can reach this one: anyone on the network can open it, "
+            "upload CSV files and start training sessions that use this computer's CPU (at most 8 at a time)."
+        ),
+    ] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).", min=0, max=65535)] = 8000,
+    open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default web browser.")] = False,
+) -> None:
+    """Serve the **playground**: train a network in your browser and watch its gradients vanish (or not).
+
+    Pick a data set (or upload a CSV), build a network of up to 8 hidden layers, and watch the decision boundary,
+    the loss curves and the gradient-flow meter update live. Training runs on this server. Stop with Ctrl-C.
+    """
+    import threading
+    import webbrowser
+
+    import uvicorn
+
+    from ..web import create_app
+
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as exc:  # address in use, or not an address of this machine
+        sock.close()
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}; pick another --port or --host")
+    sock.listen(128)
+    port = sock.getsockname()[1]
+    url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
+    console.print(f"sigmoidlab playground on [bold]{url}[/]  (Ctrl-C stops it)", highlight=False)
+    if not _is_loopback(host):
+        console.print(
+            f"[yellow]warning:[/] listening on {host}: anyone who can reach this machine can use the playground "
+            "and its CPU",
+            highlight=False,
+        )
+    if open_browser:
+        threading.Timer(0.5, webbrowser.open, args=(url,)).start()
+    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", timeout_graceful_shutdown=2))
+    server.run(sockets=[sock])

@@ -1,0 +1,179 @@
+"""Running a sweep: runs in parallel (local processes or a Dask cluster), each written to disk as it finishes.
+
+Layout of the output folder::
+
+    OUT/runs/<run_id>.json     one record per run, written atomically the moment the run finishes
+
+Re-running the same experiment into the same folder skips every run whose file holds a finished ("ok")
+record of the same configuration, so an interrupted sweep loses at most the runs that were in flight. A file
+that does not parse (a run killed while a file system without atomic rename wrote it, or edited by hand) and
+a failed run are run again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+
+from .grid import Experiment, RunConfig
+from .runner import RECORD_FORMAT, run_one
+
+
+def write_json_atomic(path: Path, data: object) -> None:
+    """Write JSON to a temporary file in the same folder, then rename it over ``path`` (never half a file)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(data, f, allow_nan=False)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+
+
+def load_finished(path: Path, config: RunConfig) -> dict | None:
+    """The record in ``path`` if it is a finished run of ``config``; None if missing, unreadable or failed."""
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    ok = (
+        isinstance(record, dict)
+        and record.get("format") == RECORD_FORMAT
+        and record.get("status") == "ok"
+        and record.get("config") == config.to_dict()
+    )
+    return record if ok else None
+
+
+def run_experiment(
+    experiment: Experiment,
+    out: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    resume: bool = True,
+    progress: bool = True,
+) -> list[dict]:
+    """Run every run of ``experiment`` not already finished in ``out``; return all records in grid order.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Local worker processes (default: all cores; 1 runs in this process). Ignored with ``scheduler``.
+    scheduler : str, optional
+        Address of a running Dask scheduler (``"tcp://host:8786"``); the runs are submitted to its workers,
+        which must have sigmoidlab installed.
+    resume : bool
+        Skip runs already finished in ``out`` (default). False runs everything again.
+    progress : bool
+        Show a Rich progress bar on stderr.
+    """
+    if workers is not None and workers < 1:
+        raise ValueError(f"workers={workers}: must be ≥ 1")
+    runs_dir = Path(out) / "runs"
+    runs_dir.mkdir(parents=True, exist_ok=True)
+    configs = experiment.runs()
+    records: dict[str, dict] = {}
+    if resume:
+        for config in configs:
+            if (record := load_finished(runs_dir / f"{config.run_id}.json", config)) is not None:
+                records[config.run_id] = record
+    todo = [c for c in configs if c.run_id not in records]
+
+    with _Progress(progress, len(configs), len(records)) as bar:
+
+        def finished(record: dict) -> None:
+            write_json_atomic(runs_dir / f"{record['run_id']}.json", record)
+            records[record["run_id"]] = record
+            bar.advance(record)
+
+        n_workers = min(workers or os.cpu_count() or 1, len(todo))
+        if todo and scheduler is not None:
+            _run_dask(todo, scheduler, finished)
+        elif n_workers == 1:
+            for config in todo:
+                finished(run_one(config))
+        elif todo:
+            _run_pool(todo, n_workers, finished)
+    return [records[c.run_id] for c in configs]
+
+
+def _lost(config: RunConfig, exc: BaseException) -> dict:
+    """The record of a run whose worker died or could not be reached (run_one itself never raises)."""
+    return {
+        "format": RECORD_FORMAT,
+        "run_id": config.run_id,
+        "config": config.to_dict(),
+        "status": "failed",
+        "error": f"{type(exc).__name__}: {exc}",
+        "seconds": None,
+    }
+
+
+def _run_pool(todo: list[RunConfig], workers: int, finished: Callable[[dict], None]) -> None:
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = {pool.submit(run_one, config): config for config in todo}
+        for future in as_completed(futures):
+            try:
+                finished(future.result())
+            except Exception as exc:  # e.g. BrokenProcessPool: a worker was killed
+                finished(_lost(futures[future], exc))
+
+
+def _run_dask(todo: list[RunConfig], scheduler: str, finished: Callable[[dict], None]) -> None:
+    from distributed import Client, as_completed
+
+    try:
+        client = Client(scheduler, timeout="10s")
+    except OSError as exc:
+        raise ConnectionError(f"scheduler={scheduler!r}: cannot connect ({exc})") from None
+    with client:
+        # pure=False: two runs never share a result, even if Dask thinks their inputs hash alike.
+        futures = {client.submit(run_one, config, pure=False): config for config in todo}
+        for future in as_completed(futures):
+            try:
+                finished(future.result())
+            except Exception as exc:  # a worker lost mid-run
+                finished(_lost(futures[future], exc))
+
+
+class _Progress:
+    """A Rich progress bar over the runs of a sweep (counting the ones resumed), or nothing."""
+
+    def __init__(self, enabled: bool, total: int, done: int) -> None:
+        self.bar = None
+        if enabled:
+            from rich.console import Console
+            from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+            self.bar = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                TextColumn("{task.fields[last]}"),
+                console=Console(stderr=True),
+            )
+            resumed = f" ({done} resumed)" if done else ""
+            self.task = self.bar.add_task(f"runs{resumed}", total=total, completed=done, last="")
+
+    def __enter__(self) -> _Progress:
+        if self.bar is not None:
+            self.bar.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.bar is not None:
+            self.bar.stop()
+
+    def advance(self, record: dict) -> None:
+        if self.bar is None:
+            return
+        status = "" if record["status"] == "ok" else " [red]failed[/]"
+        self.bar.update(self.task, advance=1, last=f"{record['run_id']}{status}")

@@ -1,0 +1,375 @@
+"""The six figures of the report, drawn with matplotlib's object API (no pyplot state, no display needed).
+
+Colours come from the Okabe–Ito palette, which stays distinguishable with the common colour-vision
+deficiencies; every line also has its own dash pattern and marker, so the figures read in grey print too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import tempfile
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from .. import functions as F
+from .analysis import geometric_mean, hidden_rows
+
+OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
+VANISHING_RED = "#D55E00"
+DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)), (0, (3, 1, 3, 3)))
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+STYLE = {
+    "font.size": 10,
+    "axes.titlesize": 10.5,
+    "axes.labelsize": 10,
+    "legend.fontsize": 8.5,
+    "xtick.labelsize": 9,
+    "ytick.labelsize": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "svg.fonttype": "none",  # text stays text in the SVG: smaller, searchable, sharp at any size
+    "svg.hashsalt": "sigmoidlab",  # stable ids, so the same figure gives the same file
+}
+
+
+def _figure(**kwargs):
+    from matplotlib.figure import Figure
+
+    return Figure(layout="constrained", **kwargs)
+
+
+def style(i: int) -> dict:
+    """Colour, dash and marker of the i-th line of a figure."""
+    return {"color": OKABE_ITO[i % 8], "linestyle": DASHES[i % 8], "marker": MARKERS[i % 8]}
+
+
+@contextlib.contextmanager
+def styled() -> Iterator[None]:
+    import matplotlib
+
+    with matplotlib.rc_context(STYLE):
+        yield
+
+
+def vanishing_edge(threshold: float) -> float:
+    """x* > 0 with σ'(±x*) = threshold: σ(x*) = (1 + √(1 − 4t))/2, so x* = logit of that."""
+    return float(F.logit((1 + math.sqrt(1 - 4 * threshold)) / 2))
+
+
+def save(fig, path: str | os.PathLike) -> Path:
+    """Write ``fig`` to ``path`` (format from the suffix: .png or .svg), atomically."""
+    path = Path(path)
+    fmt = path.suffix.lower().lstrip(".")
+    if fmt not in ("png", "svg"):
+        raise ValueError(f"{path}: the file name must end in .png or .svg")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        with styled():
+            fig.savefig(tmp, format=fmt, dpi=150, metadata={"Date": None} if fmt == "svg" else None)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return path
+
+
+# --- 1, 2: the function and its derivative --------------------------------------------------------------------
+
+
+def sigmoid_figure(threshold: float):
+    """σ and σ' on one axis, the region where σ' < threshold shaded, σ'(0) = 1/4 marked."""
+    with styled():
+        fig = _figure(figsize=(7.0, 4.0))
+        ax = fig.add_subplot()
+        x = np.linspace(-10, 10, 801)
+        edge = vanishing_edge(threshold)
+        for side in (-1, 1):
+            ax.axvspan(side * edge, side * 10, color=VANISHING_RED, alpha=0.13, lw=0)
+        ax.plot(x, F.sigmoid(x), color=OKABE_ITO[0], lw=2.2, label="σ(x) = 1 / (1 + e^(−x))")
+        ax.plot(x, F.sigmoid_grad(x), color=OKABE_ITO[6], lw=2.2, ls="--", label="σ'(x) = σ(x)(1 − σ(x))")
+        ax.plot([0], [0.25], "o", color=OKABE_ITO[6], ms=6)
+        ax.annotate(
+            "σ'(0) = 1/4: the most a sigmoid\nlayer passes back",
+            (0, 0.25),
+            (1.3, 0.36),
+            fontsize=9,
+            arrowprops={"arrowstyle": "->", "lw": 0.8},
+        )
+        ax.axhline(0.5, color="0.5", lw=0.6, ls=":")
+        ax.text(
+            -9.7,
+            0.85,
+            f"vanishing region\nσ'(x) < {threshold:g}\n|x| > {edge:.2f}",
+            color=VANISHING_RED,
+            fontsize=9,
+            va="top",
+        )
+        ax.set(
+            xlim=(-10, 10),
+            ylim=(-0.02, 1.05),
+            xlabel="x",
+            ylabel="value",
+            title="The logistic sigmoid and its derivative",
+        )
+        ax.legend(loc="center right", framealpha=0.95)
+    return fig
+
+
+def derivatives_figure(threshold: float):
+    """σ', tanh' and ReLU' on one scale: only σ' is capped at 1/4."""
+    with styled():
+        fig = _figure(figsize=(7.0, 3.8))
+        ax = fig.add_subplot()
+        x = np.linspace(-6, 6, 1201)
+        curves = (
+            ("σ'(x), max 1/4", F.sigmoid_grad(x)),
+            ("tanh'(x) = 1 − tanh²(x), max 1", 1 - np.tanh(x) ** 2),
+            ("ReLU'(x) = 1 for x > 0, else 0", (x > 0).astype(float)),
+        )
+        for i, (label, y) in enumerate(curves):
+            s = style(i)
+            ax.plot(x, y, color=s["color"], ls=s["linestyle"], lw=2.2, label=label)
+        ax.axhline(0.25, color="0.4", lw=0.8, ls=":")
+        ax.text(-5.9, 0.27, "1/4", fontsize=9, color="0.3")
+        edge = vanishing_edge(threshold)
+        for side in (-1, 1):
+            ax.axvspan(side * edge, side * 6, color=VANISHING_RED, alpha=0.10, lw=0)
+        ax.set(
+            xlim=(-6, 6),
+            ylim=(-0.03, 1.12),
+            xlabel="x",
+            ylabel="derivative",
+            title=f"Derivatives of three activations (shaded: σ'(x) < {threshold:g})",
+        )
+        ax.legend(loc="upper left", framealpha=0.95)
+    return fig
+
+
+# --- 3: decision boundaries -----------------------------------------------------------------------------------
+
+
+def boundary_figure(panels: Sequence[dict]):
+    """Probability maps of fitted classifiers. Each panel: ``{"row", "col", "model", "dataset", "estimator",
+    "X_train", "y_train", "X_test", "y_test", "accuracy"}``; rows are models, columns data sets."""
+    rows = sorted({p["row"] for p in panels})
+    cols = sorted({p["col"] for p in panels})
+    with styled():
+        fig = _figure(figsize=(3.1 * len(cols) + 0.8, 3.0 * len(rows)))
+        axes = fig.subplots(len(rows), len(cols), squeeze=False)
+        image = None
+        for p in panels:
+            ax = axes[rows.index(p["row"]), cols.index(p["col"])]
+            X = np.vstack([p["X_train"], p["X_test"]])
+            lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
+            gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+            proba = p["estimator"].predict_proba(np.column_stack([gx.ravel(), gy.ravel()]))[:, 1].reshape(gx.shape)
+            image = ax.pcolormesh(gx, gy, proba, cmap="PuOr_r", vmin=0, vmax=1, shading="auto", rasterized=True)
+            ax.contour(gx, gy, proba, levels=[0.5], colors="k", linewidths=1.2)
+            for label, marker, colour in ((0, "o", "#FFFFFF"), (1, "^", "#000000")):
+                pts = p["X_test"][p["y_test"] == label]
+                ax.scatter(pts[:, 0], pts[:, 1], s=14, marker=marker, c=colour, edgecolors="0.2", linewidths=0.5)
+            ax.set_title(f"{p['model']} on {p['dataset']}\ntest accuracy {p['accuracy']:.3f}")
+            ax.set(xticks=[], yticks=[], xlim=(lo[0], hi[0]), ylim=(lo[1], hi[1]))
+            ax.grid(False)
+        fig.colorbar(image, ax=axes, shrink=0.8, label="P(class 1)  (line: 0.5)")
+    return fig
+
+
+# --- 4: gradient flow -----------------------------------------------------------------------------------------
+
+
+def _mean_profile(runs: Sequence[dict], final: bool) -> np.ndarray:
+    """Per hidden layer, the geometric mean over seeds of the weight-gradient norm."""
+    profiles = [
+        [r["weight_grad_norm"] for r in hidden_rows(run, run["final"]["steps"] if final else 0)] for run in runs
+    ]
+    return np.array([geometric_mean(col) for col in zip(*profiles, strict=True)])
+
+
+def gradient_flow_figure(records: Sequence[dict], depth: int, labels: Sequence[str]):
+    """Weight-gradient norm per layer (log scale) at initialisation and after training, one line per
+    architecture, at ``depth`` hidden layers; the slope 4^(−L) of σ' ≤ 1/4 drawn from the top layer."""
+    with styled():
+        fig = _figure(figsize=(10.5, 4.3))
+        axes = fig.subplots(1, 2, sharey=True)
+        for ax, final in zip(axes, (False, True), strict=True):
+            tops = []
+            for i, label in enumerate(labels):
+                runs = [
+                    r for r in records if r["status"] == "ok" and _label(r) == label and r["config"]["depth"] == depth
+                ]
+                if not runs:
+                    continue
+                g = _mean_profile(runs, final)
+                layers = np.arange(1, len(g) + 1)
+                ax.plot(layers, g, lw=1.8, ms=4, label=label, **style(i))
+                tops.append(g[-1])
+            if tops:
+                layers = np.arange(1, depth + 1)
+                anchor = float(np.exp(np.mean(np.log(tops))))
+                ax.plot(
+                    layers,
+                    anchor * 4.0 ** (layers - depth),
+                    color="0.35",
+                    lw=1.2,
+                    ls=(0, (1, 2)),
+                    label="×1/4 per layer (σ' ≤ 1/4 alone)",
+                )
+            ax.set_yscale("log")
+            ax.set(
+                xlabel="hidden layer (1 = next to the input)",
+                title=f"{'after training' if final else 'at initialisation'}, {depth} hidden layers",
+            )
+            ax.set_xticks(_layer_ticks(depth))
+        axes[0].set_ylabel("‖∂L/∂W‖ (Frobenius, geometric mean over seeds)")
+        axes[1].legend(loc="lower right", framealpha=0.95)
+    return fig
+
+
+def _layer_ticks(depth: int) -> list[int]:
+    step = max(1, depth // 8)
+    return sorted({1, depth, *range(step, depth + 1, step)})
+
+
+def _label(record: dict) -> str:
+    from .grid import Architecture
+
+    return Architecture(**record["config"]["architecture"]).label
+
+
+# --- 5: saturation --------------------------------------------------------------------------------------------
+
+
+def saturation_figure(runs: Sequence[dict], threshold: float):
+    """Top: heatmaps over (checkpoint, layer) of the fraction of units with σ' < threshold, one per run (e.g.
+    sigmoid with and without batch norm). Bottom: the top hidden layer's mean activation over training, with the
+    bands where σ' at the mean is below half its maximum."""
+    from .analysis import HALF_GRADIENT_MEAN
+
+    grids, all_steps = [], []
+    for run in runs:
+        steps = sorted({r["step"] for r in run["layers"]})
+        grid = np.full((run["config"]["depth"], len(steps)), np.nan)
+        for r in run["layers"]:
+            if r["activation"] != "output" and r["saturation"] is not None:
+                grid[r["layer"], steps.index(r["step"])] = r["saturation"]
+        grids.append(grid)
+        all_steps.append(steps)
+    # An all-zero map on a 0–1 scale reads as an empty panel: scale to the data, but never below 5%.
+    vmax = max(0.05, float(np.nanmax([np.nanmax(g) if np.isfinite(g).any() else 0 for g in grids])))
+    with styled():
+        fig = _figure(figsize=(max(9.0, 4.4 * len(runs) + 1.2), 7.6))
+        top, bottom = fig.subfigures(2, 1, height_ratios=(1.1, 1))
+        axes = top.subplots(1, len(runs), squeeze=False)[0]
+        image = None
+        for ax, run, grid, steps in zip(axes, runs, grids, all_steps, strict=True):
+            depth = grid.shape[0]
+            image = ax.imshow(
+                grid, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest"
+            )
+            ax.set_xticks(range(len(steps)))
+            ax.set_xticklabels(
+                [str(s) if k % 2 == 0 or k == len(steps) - 1 else "" for k, s in enumerate(steps)], rotation=60
+            )
+            ticks = _layer_ticks(depth)
+            ax.set_yticks([t - 1 for t in ticks], [str(t) for t in ticks])
+            ax.grid(False)
+            ax.set(
+                xlabel="optimiser step (log-spaced checkpoints)",
+                ylabel="hidden layer",
+                title=f"{_label(run)}, {depth} hidden layers\nfraction of units with σ' < {threshold:g} "
+                f"(max {np.nanmax(grid):.1%})",
+            )
+        top.colorbar(image, ax=axes, shrink=0.9, label="fraction in the vanishing region")
+
+        ax = bottom.subplots()
+        ax.axhspan(0, HALF_GRADIENT_MEAN, color=VANISHING_RED, alpha=0.12, lw=0)
+        ax.axhspan(
+            1 - HALF_GRADIENT_MEAN, 1, color=VANISHING_RED, alpha=0.12, lw=0, label="σ'(mean) < half its maximum"
+        )
+        for i, run in enumerate(runs):
+            top_layer = run["config"]["depth"] - 1
+            rows = sorted((r for r in run["layers"] if r["layer"] == top_layer), key=lambda r: r["step"])
+            ax.plot(
+                [r["step"] + 1 for r in rows],
+                [r["act_mean"] for r in rows],
+                lw=1.8,
+                ms=4,
+                label=f"{_label(run)}: top hidden layer",
+                **style(i),
+            )
+        ax.set_xscale("log")
+        ax.set(
+            ylim=(0, 1),
+            xlabel="optimiser step + 1",
+            ylabel="mean activation σ(z)",
+            title="Mean activation of the top hidden layer over training (Glorot & Bengio's measurement)",
+        )
+        ax.legend(loc="best", framealpha=0.95)
+    return fig
+
+
+# --- 6: training ----------------------------------------------------------------------------------------------
+
+
+def training_figure(records: Sequence[dict], labels: Sequence[str], depths: Sequence[int], chance: float):
+    """Top: test accuracy over epochs for every depth, one panel per architecture (first seed). Bottom: final
+    test accuracy against depth per architecture (mean over seeds, bars from min to max)."""
+    from matplotlib import colormaps
+
+    with styled():
+        fig = _figure(figsize=(max(10.5, 2.6 * len(labels)), 7.0))
+        top, bottom = fig.subfigures(2, 1, height_ratios=(1, 1.15))
+        axes = top.subplots(1, len(labels), sharey=True, squeeze=False)[0]
+        colours = colormaps["viridis"](np.linspace(0, 0.9, len(depths)))
+        for ax, label in zip(axes, labels, strict=True):
+            for colour, depth in zip(colours, depths, strict=True):
+                runs = [
+                    r for r in records if r["status"] == "ok" and _label(r) == label and r["config"]["depth"] == depth
+                ]
+                if runs:
+                    c = min(runs, key=lambda r: r["config"]["seed"])["curves"]
+                    ax.plot(c["epoch"], c["test_accuracy"], color=colour, lw=1.6, label=f"{depth}")
+            ax.axhline(chance, color="0.4", lw=0.8, ls=":")
+            ax.set_title(label, fontsize=9.5)
+            ax.set_xlabel("epoch")
+        axes[0].set_ylabel("test accuracy")
+        axes[0].set_ylim(0.3, 1.02)
+        axes[-1].legend(title="hidden layers", loc="lower right", fontsize=8, title_fontsize=8, ncols=2)
+
+        ax = bottom.subplots()
+        for i, label in enumerate(labels):
+            xs, mean, lo, hi = [], [], [], []
+            for depth in depths:
+                acc = [
+                    r["final"]["test_accuracy"]
+                    for r in records
+                    if r["status"] == "ok" and _label(r) == label and r["config"]["depth"] == depth
+                ]
+                if acc:
+                    xs.append(depth)
+                    mean.append(np.mean(acc))
+                    lo.append(np.mean(acc) - min(acc))
+                    hi.append(max(acc) - np.mean(acc))
+            s = style(i)
+            ax.errorbar(xs, mean, yerr=[lo, hi], lw=1.8, ms=6, capsize=3, label=label, **s)
+        ax.axhline(chance, color="0.4", lw=1, ls=":", label="chance")
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(list(depths), [str(d) for d in depths])
+        ax.minorticks_off()
+        ax.set(
+            xlabel="hidden layers",
+            ylabel="final test accuracy",
+            ylim=(0.3, 1.02),
+            title="Final test accuracy against depth (mean over seeds; bars: min to max)",
+        )
+        ax.legend(loc="lower left", framealpha=0.95, ncols=2)
+    return fig

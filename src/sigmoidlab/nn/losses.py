@@ -1,0 +1,80 @@
+r"""Losses on logits: ``forward(logits, y) -> float`` (the mean over samples), ``backward() -> ∂L/∂logits``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..functions import _reference as _ref
+from .layers import _fast_sigmoid
+
+try:  # the compiled (loss, σ(z) − t) ufunc when the kernels are built; else the reference formula
+    from ..functions._ufuncs import bce_with_logits as _bce_ufunc
+except ImportError:
+    _bce_ufunc = None
+
+
+def _targets(logits: np.ndarray, y: Any, who: str) -> np.ndarray:
+    y = np.asarray(y)
+    if y.size != logits.size or (y.ndim > 1 and y.shape != logits.shape):
+        raise ValueError(f"{who}: targets of shape {y.shape} do not match logits of shape {logits.shape}")
+    if y.dtype != logits.dtype:
+        y = y.astype(logits.dtype)
+    return y.reshape(logits.shape)
+
+
+class BCEWithLogits:
+    r"""Binary cross-entropy on logits z, fused with the sigmoid:
+
+    L = mean[w·t·softplus(−z) + (1 − t)·softplus(z)],   ∂L/∂z = ((1 − t)·σ(z) − w·t·σ(−z)) / n
+
+    (w = ``pos_weight``, 1 by default, where ∂L/∂z = (σ(z) − t)/n). Both come from one e^(−|z|) through the
+    function family's compiled ``bce_with_logits`` ufunc when it is built (w = 1), else its NumPy formula
+    evaluated in the logits' dtype: no
+    exponential overflows, a confident right answer costs 0 and a confident wrong one a large finite value.
+    """
+
+    def __init__(self, pos_weight: float | None = None) -> None:
+        if pos_weight is not None and not (np.isfinite(pos_weight) and pos_weight > 0):
+            raise ValueError(f"BCEWithLogits(): pos_weight must be a finite number > 0, got {pos_weight!r}")
+        self.pos_weight = None if pos_weight is None else float(pos_weight)
+
+    def forward(self, logits: np.ndarray, y: Any) -> float:
+        t = _targets(logits, y, "BCEWithLogits")
+        if self.pos_weight is None and _bce_ufunc is not None:
+            loss, grad = _bce_ufunc(logits, t)  # the compiled kernel: one pass, both outputs
+        else:
+            w = None if self.pos_weight is None else logits.dtype.type(self.pos_weight)
+            with np.errstate(all="ignore"):
+                loss, grad = _ref.bce_with_logits(logits, t, w)
+        grad *= 1 / logits.size
+        self._grad = grad
+        return float(loss.mean())
+
+    def backward(self) -> np.ndarray:
+        return self._grad
+
+    def __repr__(self) -> str:
+        return f"BCEWithLogits(pos_weight={self.pos_weight})"
+
+
+class MSE:
+    r"""Mean squared error between σ(z) and the targets: L = mean[(σ(z) − t)²], ∂L/∂z = 2(σ − t)·σ(1 − σ)/n.
+
+    The loss of early neural-network papers, here for comparison: its gradient carries σ'(z) and vanishes
+    when the output unit saturates, even when the answer is wrong; BCE's does not.
+    """
+
+    def forward(self, logits: np.ndarray, y: Any) -> float:
+        t = _targets(logits, y, "MSE")
+        p = _fast_sigmoid(logits)
+        diff = p - t
+        self._grad = diff * _ref.sigmoid_grad_from_output(p) * logits.dtype.type(2 / logits.size)
+        return float(np.mean(diff * diff))
+
+    def backward(self) -> np.ndarray:
+        return self._grad
+
+    def __repr__(self) -> str:
+        return "MSE()"

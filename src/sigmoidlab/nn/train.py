@@ -1,0 +1,284 @@
+"""Training: ``train_step`` (one mini-batch) and ``fit`` (epochs, validation, early stopping, callbacks)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .layers import BatchNorm1d, Sequential
+from .losses import BCEWithLogits
+from .optim import Adam, Optimizer
+
+
+class DivergenceError(FloatingPointError):
+    """Training produced a NaN or infinite loss or gradient; ``epoch`` and ``step`` count from 0."""
+
+    def __init__(self, epoch: int, step: int, what: str = "loss") -> None:
+        self.epoch, self.step, self.what = epoch, step, what
+        super().__init__(
+            f"training diverged at epoch {epoch}, step {step} (counted from 0): the {what} is not finite; "
+            "the model was left at its last finite parameters (try a smaller learning rate)"
+        )
+
+
+class Callback:
+    """Hooks into :func:`fit`; override any of the methods. ``on_epoch_end`` returning True stops training."""
+
+    def on_train_begin(self, model: Sequential) -> None:
+        """Called once before the first epoch."""
+
+    def on_step_end(self, model: Sequential, epoch: int, step: int, loss: float) -> None:
+        """Called after each mini-batch's backward pass and optimiser step."""
+
+    def on_epoch_end(self, model: Sequential, epoch: int, logs: dict[str, float]) -> bool | None:
+        """Called after each epoch with that epoch's ``logs`` (the values appended to the history)."""
+
+    def on_train_end(self, model: Sequential, history: History) -> None:
+        """Called once when training stops (not when it diverges)."""
+
+
+class History:
+    """What :func:`fit` returns: ``history`` maps "loss", "accuracy" (and "val_loss", "val_accuracy" when
+    validating) to per-epoch lists; ``epochs`` is the number of epochs run; ``stopped_early`` says whether early
+    stopping or a callback ended training before ``epochs``.
+
+    "loss" and "accuracy" are averages over the epoch's mini-batches, in training mode, as they were computed
+    for the updates (like Keras); the validation values are computed after the epoch, in evaluation mode.
+    """
+
+    def __init__(self) -> None:
+        self.history: dict[str, list[float]] = {"loss": [], "accuracy": []}
+        self.epochs = 0
+        self.stopped_early = False
+
+    def __repr__(self) -> str:
+        last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
+        return f"History(epochs={self.epochs}, last={last})"
+
+
+def train_step(model: Sequential, loss_fn: Any, optimizer: Optimizer, xb: np.ndarray, yb: np.ndarray) -> float:
+    """One mini-batch: forward, loss, backward (fills every ``Parameter.grad``), optimiser step; returns the loss.
+
+    The model is used in whatever mode it is in (``model.train()`` for training).
+    """
+    value = loss_fn.forward(model.forward(xb), yb)
+    model.backward(loss_fn.backward(), input_grad=False)
+    optimizer.step()
+    return value
+
+
+def _check_xy(model: Sequential, X: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
+    X = np.asarray(X)
+    if X.ndim != 2 or X.shape[0] == 0:
+        raise ValueError(f"fit(): {what} X must be a non-empty 2-D array (n_samples, n_features), got shape {X.shape}")
+    if X.dtype.kind not in "biuf":
+        raise ValueError(f"fit(): {what} X must be numeric, got dtype {X.dtype}")
+    dense = getattr(model, "dense_layers", list)()
+    if dense and X.shape[1] != dense[0].in_features:
+        raise ValueError(f"fit(): {what} X has {X.shape[1]} features but the model expects {dense[0].in_features}")
+    y = np.asarray(y)
+    if y.shape not in ((X.shape[0],), (X.shape[0], 1)):
+        raise ValueError(f"fit(): {what} y must have shape ({X.shape[0]},) or ({X.shape[0]}, 1), got {y.shape}")
+    X, y = X.astype(model.dtype, copy=False), y.astype(model.dtype).reshape(-1, 1)
+    if not np.isfinite(X).all():
+        raise ValueError(f"fit(): {what} X contains NaN or infinity")
+    if not ((y >= 0) & (y <= 1)).all():
+        raise ValueError(f"fit(): {what} y must hold targets in [0, 1] (labels 0/1 or soft targets)")
+    return X, y
+
+
+def _evaluate(model: Sequential, loss_fn: Any, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+    """Loss and accuracy on (X, Y) in evaluation mode, without recording observations."""
+    was_observing = model._observing
+    model.eval()
+    model._observing = False
+    try:
+        logits = np.concatenate([model.forward(X[i : i + 8192]) for i in range(0, len(X), 8192)])
+        value = loss_fn.forward(logits, Y)
+    finally:
+        model.train()
+        model._observing = was_observing
+    return value, float(np.count_nonzero((logits > 0) == (Y > 0.5))) / len(Y)
+
+
+def fit(
+    model: Sequential,
+    X: Any,
+    y: Any,
+    loss: Any = None,
+    optimizer: Optimizer | None = None,
+    epochs: int = 50,
+    batch_size: int = 64,
+    validation_split: float = 0.0,
+    validation_data: tuple[Any, Any] | None = None,
+    shuffle: bool = True,
+    seed: int | None = 0,
+    early_stopping: bool = False,
+    patience: int = 10,
+    tol: float = 0.0,
+    progress: bool = True,
+    callbacks: Sequence[Callback] = (),
+) -> History:
+    """Train ``model`` on (X, y) with mini-batches; return the :class:`History`.
+
+    Parameters
+    ----------
+    model : Sequential
+        The network (e.g. from :func:`~sigmoidlab.nn.mlp`); X is cast once to its dtype.
+    X, y : array_like
+        Features (n, d) and targets (n,) or (n, 1) in [0, 1].
+    loss : BCEWithLogits (default) or MSE
+    optimizer : Optimizer
+        Default ``Adam(model.parameters(), lr=1e-3)``.
+    epochs, batch_size : int
+        Passes over the data and samples per step (a last batch of one sample joins the previous one, so that
+        batch norm always sees at least two).
+    validation_split : float
+        Fraction of (X, y), drawn at random with ``seed``, held out for "val_loss" and "val_accuracy".
+    validation_data : (X_val, y_val), optional
+        An explicit validation set (exclusive with ``validation_split``).
+    shuffle : bool
+        Reshuffle the training samples every epoch (with ``seed``).
+    seed : int or None
+        Seeds the split and the shuffling: same seed, same model, same history.
+    early_stopping, patience, tol : bool, int, float
+        Stop when the validation loss (the training loss without validation) has not gone below its best value
+        minus ``tol`` for ``patience`` epochs.
+    progress : bool
+        Show a Rich progress bar on stderr.
+    callbacks : sequence of Callback
+
+    Raises
+    ------
+    DivergenceError
+        When a loss or gradient is NaN or infinite; the parameters (and batch-norm running statistics) are left
+        at their last finite values.
+    """
+    X, Y = _check_xy(model, X, y, "training")
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError(f"fit(): epochs and batch_size must be ≥ 1, got epochs={epochs}, batch_size={batch_size}")
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"fit(): validation_split must be in [0, 1), got {validation_split}")
+    if validation_split and validation_data is not None:
+        raise ValueError("fit(): give validation_split or validation_data, not both")
+    if int(patience) < 1 or not tol >= 0:
+        raise ValueError(f"fit(): patience must be ≥ 1 and tol ≥ 0, got patience={patience}, tol={tol}")
+    loss_fn = BCEWithLogits() if loss is None else loss
+    opt = Adam(model.parameters(), lr=1e-3) if optimizer is None else optimizer
+    rng = np.random.default_rng(seed)
+    if validation_split:
+        n_val = round(validation_split * len(X))
+        if not 1 <= n_val < len(X):
+            raise ValueError(f"fit(): validation_split={validation_split} leaves no training or validation samples")
+        order = rng.permutation(len(X))
+        X_val, Y_val, X, Y = X[order[:n_val]], Y[order[:n_val]], X[order[n_val:]], Y[order[n_val:]]
+    elif validation_data is not None:
+        X_val, Y_val = _check_xy(model, *validation_data, "validation")
+    else:
+        X_val = Y_val = None
+    n, bs = len(X), int(batch_size)
+    starts = list(range(0, n, bs))
+    if len(starts) > 1 and n - starts[-1] == 1:
+        starts.pop()
+    bounds = list(zip(starts, [*starts[1:], n], strict=True))
+    history = History()
+    if X_val is not None:
+        history.history.update(val_loss=[], val_accuracy=[])
+    step_callbacks = [cb for cb in callbacks if type(cb).on_step_end is not Callback.on_step_end]
+    values, grads = opt.values, opt.grads
+    backup = values.copy()
+    bn_buffers = [
+        a for layer in model.layers if isinstance(layer, BatchNorm1d) for a in (layer.running_mean, layer.running_var)
+    ]
+    bn_backup = [a.copy() for a in bn_buffers]
+    best, wait = math.inf, 0
+
+    model.train()
+    for cb in callbacks:
+        cb.on_train_begin(model)
+    bar = _progress_bar(progress, epochs)
+    # Overflow and NaN are expected when training diverges: they are detected below and raise DivergenceError.
+    with np.errstate(over="ignore", invalid="ignore"):
+        try:
+            for epoch in range(int(epochs)):
+                if shuffle:
+                    order = rng.permutation(n)
+                    Xe, Ye = X[order], Y[order]
+                else:
+                    Xe, Ye = X, Y
+                positive = Ye > 0.5
+                total, correct = 0.0, 0
+                for step, (a, b) in enumerate(bounds):
+                    logits = model.forward(Xe[a:b])
+                    value = loss_fn.forward(logits, Ye[a:b])
+                    model.backward(loss_fn.backward(), input_grad=False)
+                    if not (math.isfinite(value) and np.isfinite(grads).all()):
+                        _restore(values, backup, bn_buffers, bn_backup)
+                        raise DivergenceError(epoch, step, "loss" if not math.isfinite(value) else "gradient")
+                    np.copyto(backup, values)
+                    for buf, saved in zip(bn_buffers, bn_backup, strict=True):
+                        np.copyto(saved, buf)
+                    opt.step()
+                    total += value * (b - a)
+                    correct += np.count_nonzero((logits > 0) == positive[a:b])
+                    for cb in step_callbacks:
+                        cb.on_step_end(model, epoch, step, value)
+                logs = {"loss": total / n, "accuracy": float(correct) / n}
+                if X_val is not None:
+                    logs["val_loss"], logs["val_accuracy"] = _evaluate(model, loss_fn, X_val, Y_val)
+                for key, v in logs.items():
+                    history.history[key].append(v)
+                history.epochs = epoch + 1
+                if bar is not None:
+                    bar.update(bar.task_ids[0], advance=1, description=_describe(epoch, logs))
+                stop = any([bool(cb.on_epoch_end(model, epoch, logs)) for cb in callbacks])
+                if early_stopping:
+                    monitored = logs.get("val_loss", logs["loss"])
+                    if monitored < best - tol:
+                        best, wait = monitored, 0
+                    else:
+                        wait += 1
+                        stop = stop or wait >= patience
+                if stop and epoch + 1 < epochs:
+                    history.stopped_early = True
+                    break
+        finally:
+            if bar is not None:
+                bar.stop()
+    for cb in callbacks:
+        cb.on_train_end(model, history)
+    return history
+
+
+def _restore(values: np.ndarray, backup: np.ndarray, bn_buffers: list, bn_backup: list) -> None:
+    """Put back the parameters (and running statistics) of before the last step if any became non-finite."""
+    if not np.isfinite(values).all():
+        np.copyto(values, backup)
+    if not all(np.isfinite(buf).all() for buf in bn_buffers):
+        for buf, saved in zip(bn_buffers, bn_backup, strict=True):
+            np.copyto(buf, saved)
+
+
+def _describe(epoch: int, logs: dict[str, float]) -> str:
+    return f"epoch {epoch + 1} " + " ".join(f"{k} {v:.4f}" for k, v in logs.items())
+
+
+def _progress_bar(progress: bool, epochs: int):
+    if not progress:
+        return None
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    bar = Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+    )
+    bar.add_task("training", total=int(epochs))
+    bar.start()
+    return bar

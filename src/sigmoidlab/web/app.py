@@ -1,0 +1,300 @@
+"""The playground's Starlette application: the page, its JSON API and the training streams.
+
+=======  ==================================  ==========================================================
+method   path                                what
+=======  ==================================  ==========================================================
+GET      ``/``                               the page (``static/index.html``; its state lives in the URL)
+GET      ``/static/...``                     ``app.js``, ``app.css``
+GET      ``/api/options``                    enums, bounds and defaults the controls are built from
+GET      ``/api/sigmoid?x=&threshold=``      σ(x), σ'(x), σ''(x), the vanishing region, a curve to draw
+POST     ``/api/uploads``                    a CSV (multipart field ``file``, optional ``target``) → token
+POST     ``/api/sessions``                   a configuration (+ ``speed``) → a new session, paused
+GET      ``/api/sessions/{id}``              the session's configuration and status
+PUT      ``/api/sessions/{id}``              a new configuration: start over with it
+POST     ``/api/sessions/{id}/control``      ``{"action": "play"|"pause"|"step"|"reset"|"speed", ...}``
+GET      ``/api/sessions/{id}/stream``       Server-Sent Events: ``data``, ``frame``, ``closed``
+DELETE   ``/api/sessions/{id}``              close the session
+=======  ==================================  ==========================================================
+
+Every error is JSON ``{"error": message}`` with a 4xx status; every response carries the security headers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from . import schema
+from .schema import RequestError
+from .sessions import DEFAULT_SPEED, SessionManager
+
+STATIC = Path(__file__).parent / "static"
+MAX_JSON_BYTES = 64 * 1024
+MULTIPART_OVERHEAD = 16 * 1024  # boundaries and part headers around a file of MAX_UPLOAD_BYTES
+
+SECURITY_HEADERS = [
+    # Only the page's own files: no inline script or style, no CDN, no framing, no plugins.
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+        b"object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+    (b"cross-origin-opener-policy", b"same-origin"),
+]
+
+
+class SecurityHeaders:
+    """Pure ASGI middleware (it leaves streaming responses streaming) adding SECURITY_HEADERS to every response."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _error(message: str, status: int, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"error": message}
+    if field:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
+
+
+async def _request_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestError)
+    return _error(str(exc), exc.status, exc.field)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    return _error(exc.detail, exc.status_code)
+
+
+async def _json_body(request: Request) -> Any:
+    body = await request.body()
+    if len(body) > MAX_JSON_BYTES:
+        raise RequestError(f"the request body is larger than {MAX_JSON_BYTES:,} bytes", status=413)
+    try:
+        return json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RequestError(f"the request body is not valid JSON: {exc}", status=400) from exc
+
+
+def _speed(value: Any) -> int:
+    lo, hi = schema.SPEED_RANGE
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise RequestError(f"speed={value!r} must be an integer from {lo} to {hi}", field="speed")
+    return value
+
+
+def _manager(request: Request) -> SessionManager:
+    return request.app.state.manager
+
+
+# --- endpoints -----------------------------------------------------------------------------------------------
+
+
+async def index(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", headers={"cache-control": "no-cache"})
+
+
+async def options(request: Request) -> Response:
+    return JSONResponse({**schema.options(), "default_speed": DEFAULT_SPEED})
+
+
+def _query_number(request: Request, key: str, default: float) -> float:
+    text = request.query_params.get(key)
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        raise RequestError(f"{key}={text!r} is not a number", field=key) from None
+    if not math.isfinite(value):
+        raise RequestError(f"{key}={text!r} must be finite", field=key)
+    return value
+
+
+async def sigmoid_values(request: Request) -> Response:
+    """σ and its derivatives at x, where the vanishing region begins for the threshold, and a curve to draw.
+
+    The region is |x| > x*, where σ'(x*) = t: σ(x*) = (1 + √(1 − 4t))/2, so x* = logit((1 + √(1 − 4t))/2).
+    """
+    import numpy as np
+
+    import sigmoidlab as sl
+
+    x = _query_number(request, "x", 0.0)
+    t = _query_number(request, "threshold", 0.01)
+    lo, hi = schema.THRESHOLD_RANGE
+    if not lo <= t <= hi:
+        raise RequestError(f"threshold={t!r} is out of range: expected {lo:g} ≤ threshold ≤ {hi:g}", field="threshold")
+    edge = float(sl.logit((1 + math.sqrt(1 - 4 * t)) / 2))
+    curve = np.linspace(-10.0, 10.0, 201)
+    return JSONResponse(
+        {
+            "x": x,
+            "sigmoid": float(sl.sigmoid(x)),
+            "sigmoid_grad": float(sl.sigmoid_grad(x)),
+            # What backprop usually computes, y·(1−y) from the output: it flushes to 0 for x ≳ 37.
+            "sigmoid_grad_from_output": float(sl.sigmoid_grad_from_output(sl.sigmoid(x))),
+            "sigmoid_second_grad": float(sl.sigmoid_second_grad(x)),
+            "threshold": t,
+            "vanishing_edge": edge,
+            "vanishing": bool(abs(x) > edge),
+            "curve": {
+                "x": curve.round(2).tolist(),
+                "sigmoid": sl.sigmoid(curve).round(5).tolist(),
+                "sigmoid_grad": sl.sigmoid_grad(curve).round(6).tolist(),
+            },
+        }
+    )
+
+
+async def upload(request: Request) -> Response:
+    limit = schema.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD
+    length = request.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > limit:
+        raise RequestError(f"the upload is larger than {schema.MAX_UPLOAD_BYTES:,} bytes", status=413, field="file")
+    if not request.headers.get("content-type", "").startswith("multipart/form-data"):
+        raise RequestError("upload the CSV as multipart/form-data with a field named 'file'", status=415)
+    async with request.form(max_files=1, max_fields=4) as form:
+        file = form.get("file")
+        if file is None or isinstance(file, str):
+            raise RequestError("no file: send the CSV in a multipart field named 'file'", status=400, field="file")
+        content = await file.read(schema.MAX_UPLOAD_BYTES + 1)
+        target = form.get("target") or None
+        filename = file.filename or "upload.csv"
+    loop = asyncio.get_running_loop()
+    X, y, names = await loop.run_in_executor(None, schema.parse_upload, content, filename, target)
+    token = _manager(request).add_upload(X, y, names)
+    return JSONResponse({"upload": token, "rows": len(X), "features": names, "classes": [0, 1]}, status_code=201)
+
+
+async def create_session(request: Request) -> Response:
+    body = await _json_body(request)
+    if not isinstance(body, dict):
+        raise RequestError("the configuration must be a JSON object", status=400)
+    speed = _speed(body.pop("speed", DEFAULT_SPEED))
+    config = schema.parse_config(body)
+    session = await _manager(request).create(config, speed)
+    return JSONResponse(session.info(), status_code=201)
+
+
+async def session_info(request: Request) -> Response:
+    return JSONResponse(_manager(request).get(request.path_params["sid"]).info())
+
+
+async def reconfigure(request: Request) -> Response:
+    manager = _manager(request)
+    session = manager.get(request.path_params["sid"])
+    config = schema.parse_config(await _json_body(request))
+    await session.reconfigure(config, manager.data_for(config))
+    return JSONResponse(session.info())
+
+
+async def control(request: Request) -> Response:
+    session = _manager(request).get(request.path_params["sid"])
+    body = await _json_body(request)
+    action = body.get("action") if isinstance(body, dict) else None
+    if action == "play":
+        await session.play()
+    elif action == "pause":
+        await session.pause()
+    elif action == "step":
+        await session.step_once()
+    elif action == "reset":
+        await session.reconfigure(session.config, session.data)
+    elif action == "speed":
+        session.speed = _speed(body.get("speed"))
+    else:
+        raise RequestError(f"unknown action {action!r}: expected play, pause, step, reset or speed", field="action")
+    return JSONResponse(session.info())
+
+
+async def stream(request: Request) -> Response:
+    session = _manager(request).get(request.path_params["sid"])
+
+    async def events():
+        session.subscribers += 1
+        try:
+            async for event, payload in session.frames():
+                yield f"event: {event}\ndata: {payload}\n\n" if event else ": keepalive\n\n"
+        finally:
+            session.subscribers -= 1
+            session.touch()  # the idle clock starts when the last viewer leaves
+
+    headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+async def delete_session(request: Request) -> Response:
+    await _manager(request).delete(request.path_params["sid"])
+    return Response(status_code=204)
+
+
+def create_app(max_sessions: int = 8, idle_timeout: float = 300.0, reap_interval: float = 5.0) -> Starlette:
+    """The playground app: at most ``max_sessions`` sessions; one nobody watches is closed after ``idle_timeout``
+    seconds without a request (checked every ``reap_interval`` seconds, and whenever a session is created)."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        manager = app.state.manager = SessionManager(max_sessions=max_sessions, idle_timeout=idle_timeout)
+
+        async def reaper() -> None:
+            while True:
+                await asyncio.sleep(reap_interval)
+                await manager.reap()
+
+        task = asyncio.create_task(reaper())
+        try:
+            yield
+        finally:
+            task.cancel()
+            await manager.shutdown()
+
+    sid = "/api/sessions/{sid}"
+    routes = [
+        Route("/", index),
+        Route("/api/options", options),
+        Route("/api/sigmoid", sigmoid_values),
+        Route("/api/uploads", upload, methods=["POST"]),
+        Route("/api/sessions", create_session, methods=["POST"]),
+        Route(sid, session_info, methods=["GET"]),
+        Route(sid, reconfigure, methods=["PUT"]),
+        Route(sid, delete_session, methods=["DELETE"]),
+        Route(sid + "/control", control, methods=["POST"]),
+        Route(sid + "/stream", stream),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={RequestError: _request_error, HTTPException: _http_error},
+    )
+    app.add_middleware(SecurityHeaders)
+    return app

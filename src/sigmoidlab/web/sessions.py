@@ -1,0 +1,449 @@
+"""Training sessions: one per browser tab, trained server-side by the NumPy engine and streamed as frames.
+
+A :class:`Session` owns a model, its optimiser and its data. While playing, an asyncio task alternates between
+training in a worker thread (so the event loop keeps serving other tabs) and publishing a *frame*: a JSON
+snapshot with the losses and accuracies, the decision boundary on a grid, the per-layer gradient statistics of
+``model.stats()`` and the weights for the network diagram. :class:`SessionManager` caps the number of sessions,
+reaps the idle ones and holds uploaded data sets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+
+from .schema import ENGINE_ACTIVATION, Config, RequestError
+
+# Speed 1..10 → optimiser steps per frame; a frame also stops training after TRAIN_BUDGET seconds, so at high
+# speed the page still gets FRAME_INTERVAL-spaced updates and the fastest setting means "as fast as possible".
+STEPS_PER_FRAME = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+DEFAULT_SPEED = 6
+FRAME_INTERVAL = 0.15  # seconds between frames while playing (≈ 7 frames a second)
+TRAIN_BUDGET = 0.10  # seconds of training per frame at most
+GRID = 40  # the decision boundary is sent as a GRID × GRID probability matrix
+DIAGRAM_UNITS = 16  # the diagram draws at most this many units per layer
+HISTORY_POINTS = 400  # loss curves are decimated to stay below this many points
+KEEPALIVE = 5.0  # seconds: an idle stream sends a comment, which also detects a closed tab
+
+
+@dataclass
+class Data:
+    """Train/test split in the original coordinates, with the standardisation the model sees."""
+
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    mean: np.ndarray
+    scale: np.ndarray
+    extent: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max of the heatmap
+    feature_names: list[str]
+
+    def standardize(self, X: np.ndarray) -> np.ndarray:
+        return (X - self.mean) / self.scale
+
+    def points(self) -> dict:
+        """The points for the page, sent once per data set rather than in every frame."""
+        return {
+            "extent": list(self.extent),
+            "features": self.feature_names,
+            "train": {"x": _rounded(self.X_train, 4), "y": self.y_train.tolist()},
+            "test": {"x": _rounded(self.X_test, 4), "y": self.y_test.tolist()},
+        }
+
+
+def build_data(config: Config, upload: tuple[np.ndarray, np.ndarray, list[str]] | None = None) -> Data:
+    """Generate (or take the uploaded) data set and split it with the configured test fraction and seed."""
+    from sklearn.model_selection import train_test_split
+
+    from .. import datasets
+
+    if config.dataset == "upload":
+        if upload is None:
+            raise RequestError("the uploaded data set has expired: upload the file again", status=404, field="upload")
+        X, y, names = upload
+    else:
+        X, y = getattr(datasets, config.dataset)(
+            n_samples=config.n_samples, noise=config.noise, random_state=config.seed
+        )
+        names = ["x₁", "x₂"]
+    # Stratify when each class has enough members for both sides of the split.
+    stratify = y if np.bincount(y).min() >= 2 else None
+    X_train, X_test, y_train, y_test = train_test_split(
+        X, y, test_size=config.test_fraction, random_state=config.seed, stratify=stratify
+    )
+    mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
+    scale[scale == 0] = 1.0
+    lo, hi = X.min(axis=0), X.max(axis=0)
+    pad = 0.08 * np.maximum(hi - lo, 1e-9)
+    extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
+    return Data(X_train, y_train, X_test, y_test, mean, scale, tuple(map(float, extent)), names)
+
+
+def build_training(config: Config, seed_offset: int = 0):
+    """The model, loss and optimiser a configuration describes."""
+    from .. import nn
+
+    model = nn.mlp(
+        2,
+        hidden=config.hidden,
+        activation=[ENGINE_ACTIVATION[a] for a in config.activation],
+        batchnorm=config.batchnorm,
+        init=config.init,
+        dtype=np.float64,
+        seed=config.seed + seed_offset,
+    )
+    loss = nn.BCEWithLogits() if config.loss == "bce" else nn.MSE()
+    params = model.parameters()
+    optimizer = {
+        "sgd": lambda: nn.SGD(params, lr=config.lr),
+        "momentum": lambda: nn.SGD(params, lr=config.lr, momentum=0.9),
+        "adam": lambda: nn.Adam(params, lr=config.lr),
+        "rmsprop": lambda: nn.RMSProp(params, lr=config.lr),
+    }[config.optimizer]()
+    return model, loss, optimizer
+
+
+def _rounded(a: np.ndarray, decimals: int) -> list:
+    """A JSON-ready nested list; non-finite values become None (JSON has no NaN)."""
+    a = np.round(np.asarray(a, dtype=np.float64), decimals)
+    if np.isfinite(a).all():
+        return a.tolist()
+    return np.where(np.isfinite(a), a, None).tolist()
+
+
+def _finite(value: float, digits: int = 6) -> float | None:
+    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
+
+
+class Session:
+    """One tab's training run. Model access is serialised by ``lock``; frames are published on the event loop."""
+
+    def __init__(self, sid: str, config: Config, data: Data, speed: int, executor: ThreadPoolExecutor) -> None:
+        self.id = sid
+        self.speed = speed
+        self.executor = executor
+        self.lock = threading.Lock()
+        self.subscribers = 0
+        self.last_seen = time.monotonic()
+        self.closed = False
+        self.frame_json = ""
+        self.version = 0
+        self._changed = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self.data_version = 0
+        self.configure(config, data)
+
+    # --- state changes (called with no training task running) -------------------------------------------------
+
+    def configure(self, config: Config, data: Data) -> None:
+        """Start over with a (possibly new) configuration and data set: step 0, paused."""
+        with self.lock:
+            self.config, self.data = config, data
+            self.model, self.loss, self.optimizer = build_training(config)
+            self._eval_loss = build_training(config)[1]  # a second loss object: evaluating must not touch the first
+            self._Xs_train = data.standardize(data.X_train)
+            self._Xs_test = data.standardize(data.X_test)
+            xs = np.linspace(data.extent[0], data.extent[1], GRID)
+            ys = np.linspace(data.extent[2], data.extent[3], GRID)
+            gx, gy = np.meshgrid(xs, ys)  # row i is y = ys[i] (bottom first), column j is x = xs[j]
+            self._grid = data.standardize(np.column_stack([gx.ravel(), gy.ravel()]))
+            self._rng = np.random.default_rng(config.seed)
+            self._order = self._rng.permutation(len(data.X_train))
+            self._cursor = 0
+            self.step = self.epoch = 0
+            self.status, self.message = "paused", ""
+            self.history: list[list] = []
+            self._history_stride = 1
+            self._frames = 0
+            self.data_version += 1
+            self.frame_json = self._snapshot()
+
+    def touch(self) -> None:
+        self.last_seen = time.monotonic()
+
+    @property
+    def playing(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def play(self) -> None:
+        if self.status == "diverged":
+            raise RequestError(f"{self.message}; reset it or change the configuration", 409)
+        if not self.playing:
+            self.status = "running"
+            self._task = asyncio.get_running_loop().create_task(self._run())
+
+    async def pause(self) -> None:
+        if self.playing:
+            if self.status == "running":
+                self.status = "paused"
+            await self._task
+            await asyncio.get_running_loop().run_in_executor(self.executor, self._advance, 0, 0.0)
+            self._publish()  # the last frame said "running"
+        self._task = None
+
+    async def step_once(self) -> None:
+        """One optimiser step (pausing first), then a frame."""
+        await self.pause()
+        if self.status == "diverged":
+            raise RequestError(f"{self.message}; reset it or change the configuration", 409)
+        await asyncio.get_running_loop().run_in_executor(self.executor, self._advance, 1, math.inf)
+        self._publish()
+
+    async def reconfigure(self, config: Config, data: Data) -> None:
+        await self.pause()
+        await asyncio.get_running_loop().run_in_executor(self.executor, self.configure, config, data)
+        self._publish()
+
+    async def close(self) -> None:
+        await self.pause()
+        self.closed = True
+        self._publish()
+
+    # --- training (worker thread) ---------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        while self.status == "running":
+            start = loop.time()
+            steps = STEPS_PER_FRAME[self.speed - 1]
+            await loop.run_in_executor(self.executor, self._advance, steps, TRAIN_BUDGET)
+            self._publish()
+            await asyncio.sleep(max(0.0, FRAME_INTERVAL - (loop.time() - start)))
+
+    def _advance(self, steps: int, budget: float) -> None:
+        """Run up to ``steps`` mini-batch steps (fewer if ``budget`` seconds pass), then take a snapshot."""
+        from .. import nn
+
+        with self.lock:
+            deadline = time.perf_counter() + budget
+            # On divergence the model goes back to where this frame began: a NaN network draws nothing useful.
+            start = [p.value.copy() for p in self.model.parameters()]
+            n = len(self._order)
+            batch = min(self.config.batch_size, n)
+            for _ in range(steps):
+                if self._cursor >= n:
+                    self._order = self._rng.permutation(n)
+                    self._cursor = 0
+                    self.epoch += 1
+                idx = self._order[self._cursor : self._cursor + batch]
+                self._cursor += batch
+                with np.errstate(all="ignore"):
+                    value = nn.train_step(
+                        self.model, self.loss, self.optimizer, self._Xs_train[idx], self.data.y_train[idx]
+                    )
+                self.step += 1
+                if not (math.isfinite(value) and all(np.isfinite(p.value).all() for p in self.model.parameters())):
+                    self._diverged(value)
+                    for p, saved in zip(self.model.parameters(), start, strict=True):
+                        p.value = saved
+                    break
+                if time.perf_counter() > deadline:
+                    break
+            self.frame_json = self._snapshot()
+
+    def _diverged(self, loss: float) -> None:
+        self.status = "diverged"
+        what = "the loss" if not math.isfinite(loss) else "the weights"
+        self.message = (
+            f"training diverged at epoch {self.epoch}, step {self.step}: {what} became infinite or NaN "
+            f"(learning rate {self.config.lr:g} with {self.config.optimizer} is too large; the network is shown as "
+            "it was a frame earlier)"
+        )
+
+    def _gradient_stats(self) -> list[dict]:
+        """``model.stats()`` after one observed forward/backward over the whole training set.
+
+        The full set rather than the last mini-batch gives a steady meter. Training mode, as the optimiser sees
+        it (batch norm on batch statistics); the running statistics are restored so that looking changes nothing.
+        """
+        from ..nn import BatchNorm1d
+
+        saved = [
+            (bn, bn.running_mean.copy(), bn.running_var.copy())
+            for bn in self.model.layers
+            if isinstance(bn, BatchNorm1d)
+        ]
+        self.model.observe(True, threshold=self.config.threshold)
+        try:
+            with np.errstate(all="ignore"):
+                logits = self.model.forward(self._Xs_train)
+                self._eval_loss.forward(logits, self.data.y_train)
+                self.model.backward(self._eval_loss.backward())
+            return self.model.stats()
+        finally:
+            self.model.observe(False)
+            for bn, mean, var in saved:
+                bn.running_mean[...], bn.running_var[...] = mean, var
+
+    def _evaluate(self, Xs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        self.model.eval()
+        try:
+            with np.errstate(all="ignore"):
+                logits = self.model.forward(Xs)
+                loss = float(self._eval_loss.forward(logits, y))
+        finally:
+            self.model.train()
+        accuracy = float(np.mean((logits.reshape(-1) > 0) == (y == 1)))
+        return loss, accuracy
+
+    def _snapshot(self) -> str:
+        """The frame the page draws, as JSON (built in the worker thread, so the event loop only forwards it)."""
+        train_loss, train_acc = self._evaluate(self._Xs_train, self.data.y_train)
+        test_loss, test_acc = self._evaluate(self._Xs_test, self.data.y_test)
+        point = [self.step, _finite(train_loss), _finite(test_loss), round(train_acc, 4), round(test_acc, 4)]
+        if not self.history or self.history[-1][0] != self.step:
+            if self._frames % self._history_stride == 0:
+                self.history.append(point)
+            self._frames += 1
+            if len(self.history) > HISTORY_POINTS:  # keep every other point and record half as often from now on
+                self.history = self.history[::2]
+                self._history_stride *= 2
+        with np.errstate(all="ignore"):
+            proba = self.model.predict_proba(self._grid).reshape(GRID, GRID)
+        layers = [
+            {
+                "layer": s["layer"],
+                "activation": s["activation"],
+                "units": s["units"],
+                "grad_norm": _finite(s["weight_grad_norm"]),
+                "weight_norm": _finite(s["weight_norm"]),
+                "saturation": _finite(s["saturation"], 4),
+                "preact_std": _finite(s["preact_std"], 4),
+            }
+            for s in self._gradient_stats()
+        ]
+        weights = [_rounded(d.W.value[:DIAGRAM_UNITS, :DIAGRAM_UNITS], 3) for d in self.model.dense_layers()]
+        frame = {
+            "status": self.status,
+            "message": self.message,
+            "step": self.step,
+            "epoch": self.epoch,
+            "data_version": self.data_version,
+            "train_loss": _finite(train_loss),
+            "test_loss": _finite(test_loss),
+            "train_accuracy": round(train_acc, 4),
+            "test_accuracy": round(test_acc, 4),
+            "history": self.history if self.history[-1] == point else [*self.history, point],
+            "grid": _rounded(proba, 3),
+            "layers": layers,
+            "weights": weights,
+            "config": self.config.to_json(),
+        }
+        return json.dumps(frame, separators=(",", ":"), allow_nan=False)
+
+    # --- publishing (event loop) ----------------------------------------------------------------------------
+
+    def _publish(self) -> None:
+        self.version += 1
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def frames(self) -> AsyncIterator[tuple[str, str]]:
+        """Server-sent events for one subscriber: ``("data", points)`` when the data set changes, then
+        ``("frame", json)`` for every new frame, ``("", "")`` as a keepalive, ``("closed", reason)`` at the end."""
+        seen = sent_data = -1
+        while not self.closed:
+            if self.version == seen:
+                changed = self._changed
+                try:
+                    await asyncio.wait_for(changed.wait(), KEEPALIVE)
+                except asyncio.TimeoutError:
+                    yield "", ""
+                continue
+            seen = self.version
+            if sent_data != self.data_version:
+                sent_data = self.data_version
+                yield "data", json.dumps(self.data.points(), separators=(",", ":"))
+            yield "frame", self.frame_json
+        yield "closed", json.dumps({"error": "this session was closed (idle too long, or deleted)"})
+
+    def info(self) -> dict:
+        return {
+            "id": self.id,
+            "status": self.status,
+            "message": self.message,
+            "step": self.step,
+            "epoch": self.epoch,
+            "speed": self.speed,
+            "config": self.config.to_json(),
+        }
+
+
+class SessionManager:
+    """The live sessions (at most ``max_sessions``), the uploaded data sets, and the training threads."""
+
+    def __init__(
+        self,
+        max_sessions: int = 8,
+        idle_timeout: float = 300.0,
+        max_uploads: int = 32,
+    ) -> None:
+        self.max_sessions = max_sessions
+        self.idle_timeout = idle_timeout
+        self.max_uploads = max_uploads
+        self.sessions: dict[str, Session] = {}
+        self.uploads: OrderedDict[str, tuple[np.ndarray, np.ndarray, list[str]]] = OrderedDict()
+        # One thread per session: a slow model never queues behind another tab's.
+        self.executor = ThreadPoolExecutor(max_workers=max_sessions, thread_name_prefix="sigmoidlab-train")
+
+    def data_for(self, config: Config) -> Data:
+        return build_data(config, self.uploads.get(config.upload) if config.upload else None)
+
+    async def create(self, config: Config, speed: int = DEFAULT_SPEED) -> Session:
+        await self.reap()
+        if len(self.sessions) >= self.max_sessions:
+            raise RequestError(
+                f"the server is at its limit of {self.max_sessions} training sessions; close another tab or try "
+                f"again later (idle sessions are closed after {self.idle_timeout:g} s)",
+                status=429,
+            )
+        data = self.data_for(config)
+        sid = secrets.token_urlsafe(12)  # unguessable: on a shared network one tab cannot drive another
+        loop = asyncio.get_running_loop()
+        session = await loop.run_in_executor(self.executor, Session, sid, config, data, speed, self.executor)
+        self.sessions[sid] = session
+        return session
+
+    def get(self, sid: str) -> Session:
+        session = self.sessions.get(sid)
+        if session is None:
+            raise RequestError(f"no session {sid!r} (it may have been closed after being idle)", status=404)
+        session.touch()
+        return session
+
+    async def delete(self, sid: str) -> None:
+        session = self.get(sid)
+        del self.sessions[sid]
+        await session.close()
+
+    async def reap(self) -> list[str]:
+        """Close the sessions nobody is watching that have had no request for ``idle_timeout`` seconds."""
+        now = time.monotonic()
+        idle = [s for s in self.sessions.values() if s.subscribers == 0 and now - s.last_seen > self.idle_timeout]
+        for session in idle:
+            del self.sessions[session.id]
+            await session.close()
+        return [s.id for s in idle]
+
+    def add_upload(self, X: np.ndarray, y: np.ndarray, names: list[str]) -> str:
+        token = secrets.token_urlsafe(12)
+        self.uploads[token] = (X, y, names)
+        while len(self.uploads) > self.max_uploads:  # oldest first: memory stays bounded
+            self.uploads.popitem(last=False)
+        return token
+
+    async def shutdown(self) -> None:
+        for sid in list(self.sessions):
+            await self.delete(sid)
+        self.executor.shutdown(wait=False, cancel_futures=True)

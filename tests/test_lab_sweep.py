@@ -1,0 +1,159 @@
+"""The lab's grid, runner and executor: run ids, resume, failures, the Dask path, and the recorded numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from sigmoidlab import lab, nn
+from sigmoidlab.lab import analysis, runner
+from sigmoidlab.lab.grid import Architecture, Experiment
+
+TINY = {"depths": (1, 3), "seeds": (0,), "n_samples": 120, "epochs": 2, "width": 8, "checkpoints": 3}
+ARCHS = (Architecture("sigmoid", False, "standard"), Architecture("relu", False, "he"))
+
+
+def tiny(**overrides) -> Experiment:
+    return Experiment(architectures=ARCHS, **{**TINY, **overrides})
+
+
+def test_grid_expands_every_combination_with_stable_unique_ids():
+    e = Experiment.product(["sigmoid", "tanh"], [False, True], ["standard", "glorot"], depths=(1, 2, 4), seeds=(0, 1))
+    runs = e.runs()
+    assert len(runs) == 2 * 2 * 2 * 3 * 2
+    ids = [r.run_id for r in runs]
+    assert len(set(ids)) == len(ids)
+    assert ids == [r.run_id for r in e.runs()]  # stable across calls
+    assert runs[0].run_id.startswith("sigmoid-standard-d1-s0-")
+    # Any setting that changes the run changes its id; the id survives a JSON round trip of the config.
+    assert Experiment(epochs=7).runs()[0].run_id != Experiment().runs()[0].run_id
+    config = runs[5]
+    assert lab.RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))).run_id == config.run_id
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"depths": (0, 2)}, "depth"),
+        ({"depths": (2, 2)}, "duplicates"),
+        ({"dataset": "mnist"}, "dataset='mnist'"),
+        ({"architectures": (Architecture("softmax", False, "standard"),)}, "activation='softmax'"),
+        ({"threshold": 0.5}, "threshold"),
+        ({"batch_size": 1}, "batch_size"),
+    ],
+)
+def test_bad_grid_is_refused_with_the_argument_named(overrides, message):
+    with pytest.raises(ValueError, match=message):
+        Experiment(**overrides)
+
+
+def test_resume_skips_finished_reruns_corrupt_and_records_failures(tmp_path, monkeypatch):
+    calls = []
+    real_train = runner._train
+    experiment = tiny()
+    victim = experiment.runs()[1].run_id
+
+    def train(config):
+        calls.append(config.run_id)
+        if config.run_id == victim:
+            raise RuntimeError("injected failure")
+        return real_train(config)
+
+    monkeypatch.setattr(runner, "_train", train)
+    records = lab.run_experiment(experiment, tmp_path, workers=1, progress=False)
+    assert len(calls) == 4  # the failure did not stop the sweep
+    statuses = {r["run_id"]: r["status"] for r in records}
+    assert statuses.pop(victim) == "failed" and set(statuses.values()) == {"ok"}
+    saved = json.loads((tmp_path / "runs" / f"{victim}.json").read_text())
+    assert saved["status"] == "failed" and "RuntimeError: injected failure" in saved["error"]
+
+    # Second run: only the failed run is tried again.
+    calls.clear()
+    lab.run_experiment(experiment, tmp_path, workers=1, progress=False)
+    assert calls == [victim]
+
+    # A half-written file is run again; the other finished runs are not.
+    calls.clear()
+    monkeypatch.setattr(runner, "_train", real_train)
+    monkeypatch.setattr(runner, "_train", lambda c: (calls.append(c.run_id), real_train(c))[1])
+    broken = experiment.runs()[2].run_id
+    path = tmp_path / "runs" / f"{broken}.json"
+    path.write_text(path.read_text()[:100])
+    records = lab.run_experiment(experiment, tmp_path, workers=1, progress=False)
+    assert sorted(calls) == sorted([broken, victim])
+    assert all(r["status"] == "ok" for r in records)
+    assert json.loads(path.read_text())["status"] == "ok"
+
+    calls.clear()
+    lab.run_experiment(experiment, tmp_path, workers=1, progress=False)
+    assert calls == []
+    lab.run_experiment(experiment, tmp_path, workers=1, progress=False, resume=False)
+    assert len(calls) == 4
+    assert not list((tmp_path / "runs").glob(".*.tmp"))  # no temporary files left behind
+
+
+def test_process_pool_and_dask_cluster_give_the_same_records(tmp_path):
+    from distributed import LocalCluster
+
+    experiment = tiny(depths=(2,))
+    pool = lab.run_experiment(experiment, tmp_path / "pool", workers=2, progress=False)
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
+        dask = lab.run_experiment(experiment, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
+    assert [r["run_id"] for r in pool] == [r["run_id"] for r in dask] == [c.run_id for c in experiment.runs()]
+    for a, b in zip(pool, dask, strict=True):
+        assert a["status"] == b["status"] == "ok"
+        assert a["layers"] == b["layers"] and a["final"] == b["final"]  # seeded: identical wherever it runs
+        assert (tmp_path / "dask" / "runs" / f"{b['run_id']}.json").exists()
+
+
+def test_unreachable_scheduler_is_a_clear_error(tmp_path):
+    with pytest.raises(ConnectionError, match="scheduler='tcp://127.0.0.1:1'"):
+        lab.run_experiment(tiny(), tmp_path, scheduler="tcp://127.0.0.1:1", progress=False)
+
+
+@pytest.mark.parametrize("arch", [Architecture("sigmoid", False, "standard"), Architecture("sigmoid", True, "glorot")])
+def test_recorded_gradient_norms_are_the_engines(arch):
+    config = Experiment(architectures=(arch,), depths=(4,), seeds=(3,), n_samples=200, epochs=1, width=6).runs()[0]
+    record = lab.run_one(config)
+    assert record["status"] == "ok", record.get("error")
+
+    # The same network and probe batch, built and differentiated directly.
+    X_train, _, y_train, _ = runner.load_data(config)
+    model = nn.mlp(2, hidden=(6,) * 4, activation="sigmoid", batchnorm=arch.batchnorm,
+                   init={"standard": "standard", "glorot": "glorot_uniform"}[arch.init], seed=3)
+    loss = nn.BCEWithLogits()
+    loss.forward(model.forward(X_train[: config.probe_size]), y_train[: config.probe_size])
+    model.backward(loss.backward())
+    expected = [float(np.linalg.norm(d.W.grad)) for d in model.dense_layers()]
+    recorded = [r["weight_grad_norm"] for r in sorted(record["layers"], key=lambda r: r["layer"]) if r["step"] == 0]
+    np.testing.assert_allclose(recorded, expected, rtol=1e-6)
+    assert [r["layer"] for r in record["layers"] if r["step"] == 0] == list(range(5))
+    # Later checkpoints exist and the last one is the end of training.
+    assert max(r["step"] for r in record["layers"]) == record["final"]["steps"] > 0
+
+
+def test_default_grid_sigmoid_standard_gradients_decay_geometrically():
+    """The claim of the report, checked on the numbers of the default grid's own runs at initialisation."""
+    base = Architecture("sigmoid", False, "standard")
+    configs = [c for c in Experiment().runs() if c.architecture == base and c.depth >= 8]
+    assert {c.depth for c in configs} == {8, 16} and len(configs) == 6
+    records = [runner.run_one(c) for c in configs]
+    for record in records:
+        assert record["status"] == "ok"
+        rows = analysis.hidden_rows(record, 0)
+        fit = analysis.decay(rows, "sigmoid", False)
+        depth = record["config"]["depth"]
+        g = np.array([r["weight_grad_norm"] for r in rows])
+        assert fit["ratio_per_layer"] < 0.5  # each layer down passes back less than half
+        assert fit["input_over_top"] < 1e-4 if depth == 16 else 1e-3
+        assert fit["input_over_top"] == pytest.approx(g[0] / g[-1])
+        # Geometric: every adjacent ratio shrinks towards the input, near the fitted rate.
+        steps = g[:-1] / g[1:]
+        assert np.all(steps < 1)
+        assert np.exp(np.mean(np.log(steps))) == pytest.approx(fit["ratio_per_layer"], rel=0.5)
+        # And the deep nets fail: test accuracy within the margin of chance.
+        assert record["final"]["test_accuracy"] <= record["final"]["chance_accuracy"] + analysis.CHANCE_MARGIN
+    verdict = {h["id"]: h for h in lab.analyse(records)["hypotheses"]}["decay"]
+    assert verdict["supported"] is True

@@ -1,0 +1,373 @@
+"""The playground's HTTP API: every endpoint, every validation error, the session cap, idle reaping, divergence,
+and a full training stream over a real socket."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import socket
+import threading
+import time
+from contextlib import contextmanager
+
+import httpx
+import numpy as np
+import pytest
+import uvicorn
+from starlette.testclient import TestClient
+
+import sigmoidlab as sl
+from sigmoidlab.web import create_app
+from sigmoidlab.web.schema import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+XOR = {"dataset": "xor", "hidden": [4], "activation": ["sigmoid"], "optimizer": "adam", "lr": 0.03}
+
+
+@pytest.fixture
+def client():
+    with TestClient(create_app()) as c:
+        yield c
+
+
+def _session(client, config=XOR) -> str:
+    r = client.post("/api/sessions", json=config)
+    assert r.status_code == 201, r.text
+    return r.json()["id"]
+
+
+def _wait(predicate, timeout: float = 10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.02)
+    raise AssertionError("condition not reached in time")
+
+
+# --- page, static files, headers ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", ["/", "/static/app.js", "/static/app.css", "/api/options", "/api/nope", "/nope"])
+def test_security_headers_on_every_response(client, path):
+    r = client.get(path)
+    csp = r.headers["content-security-policy"]
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert r.headers["x-content-type-options"] == "nosniff"
+    assert r.headers["x-frame-options"] == "DENY"
+    assert r.headers["referrer-policy"] == "no-referrer"
+
+
+def test_page_loads_only_its_own_files(client):
+    html = client.get("/").text
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/app.js" defer>']  # no inline script
+    assert "style=" not in html and "<style" not in html
+    for path in ("/", "/static/app.js", "/static/app.css"):
+        text = client.get(path).text
+        assert not re.search(r"https?://", text), f"{path} refers to another origin"
+
+
+def test_unknown_api_route_is_json_404(client):
+    r = client.get("/api/nope")
+    assert r.status_code == 404 and "error" in r.json()
+
+
+def test_options_list_enums_bounds_and_defaults(client):
+    o = client.get("/api/options").json()
+    assert o["activations"] == ["sigmoid", "tanh", "relu", "linear"]
+    assert o["max_hidden_layers"] == 8 and o["max_units"] == 64
+    assert {"xor", "moons", "circles", "spiral", "gaussians"} <= set(o["datasets"])
+    assert o["max_upload_bytes"] == 1_000_000 and o["max_upload_rows"] == 5_000
+    assert client.post("/api/sessions", json=o["defaults"]).status_code == 201  # the defaults are valid
+
+
+# --- the sigmoid explorer -------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("x", [-40.0, -2.5, 0.0, 3.0, 40.0])
+def test_sigmoid_values_come_from_the_function_family(client, x):
+    v = client.get("/api/sigmoid", params={"x": x, "threshold": 0.01}).json()
+    assert v["sigmoid"] == float(sl.sigmoid(x))
+    assert v["sigmoid_grad"] == float(sl.sigmoid_grad(x))
+    assert v["sigmoid_second_grad"] == float(sl.sigmoid_second_grad(x))
+    assert v["sigmoid_grad"] > 0  # even at ±40, where y·(1−y) from the output flushes
+    assert v["vanishing"] == (abs(x) > v["vanishing_edge"])
+    assert len(v["curve"]["x"]) == len(v["curve"]["sigmoid"]) == len(v["curve"]["sigmoid_grad"]) == 201
+    if x == 40.0:
+        assert v["sigmoid_grad_from_output"] == 0.0
+
+
+@pytest.mark.parametrize("t", [1e-4, 0.01, 0.1, 0.2])
+def test_vanishing_edge_is_where_the_derivative_meets_the_threshold(client, t):
+    edge = client.get("/api/sigmoid", params={"threshold": t}).json()["vanishing_edge"]
+    assert math.isclose(float(sl.sigmoid_grad(edge)), t, rel_tol=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("params", "fragment"),
+    [
+        ({"x": "abc"}, "x='abc'"),
+        ({"x": "inf"}, "finite"),
+        ({"threshold": "0.3"}, "threshold"),
+        ({"threshold": "0"}, ""),
+    ],
+)
+def test_sigmoid_bad_query(client, params, fragment):
+    r = client.get("/api/sigmoid", params=params)
+    assert r.status_code == 422 and fragment in r.json()["error"]
+
+
+# --- configuration validation ---------------------------------------------------------------------------------
+
+BAD_CONFIGS = [
+    ({"hidden": [4] * 9, "activation": "sigmoid"}, "9 hidden layers"),
+    ({"hidden": [0], "activation": ["sigmoid"]}, "hidden[0]=0"),
+    ({"hidden": [4, 65], "activation": ["sigmoid"] * 2}, "hidden[1]=65"),
+    ({"hidden": [4.5], "activation": ["sigmoid"]}, "not an integer"),
+    ({"hidden": "4", "activation": ["sigmoid"]}, "list"),
+    ({"hidden": [4], "activation": ["softmax"]}, "unknown activation 'softmax'"),
+    ({"hidden": [4, 4], "activation": ["sigmoid"]}, "list of 2"),
+    ({"batchnorm": "yes"}, "batchnorm"),
+    ({"init": "zeros"}, "unknown init"),
+    ({"optimizer": "lbfgs"}, "unknown optimizer"),
+    ({"lr": 0}, "lr=0"),
+    ({"lr": 11}, "lr=11"),
+    ({"lr": "0.1"}, "not a finite number"),
+    ({"lr": True}, "not a finite number"),
+    ({"batch_size": 0}, "batch_size=0"),
+    ({"batch_size": 1025}, "batch_size=1025"),
+    ({"loss": "hinge"}, "unknown loss"),
+    ({"seed": -1}, "seed=-1"),
+    ({"dataset": "mnist"}, "unknown dataset"),
+    ({"noise": -0.1}, "noise=-0.1"),
+    ({"noise": 1.5}, "noise=1.5"),
+    ({"n_samples": 10}, "n_samples=10"),
+    ({"test_fraction": 0.05}, "test_fraction"),
+    ({"test_fraction": 0.95}, "test_fraction"),
+    ({"threshold": 0.3}, "threshold"),
+    ({"colour": "red"}, "unknown configuration key 'colour'"),
+    ({"dataset": "upload"}, "token"),
+    ({"dataset": "xor", "upload": "abc"}, "only used with dataset 'upload'"),
+    ({"speed": 11}, "speed=11"),
+]
+
+
+@pytest.mark.parametrize(("config", "fragment"), BAD_CONFIGS)
+def test_bad_configuration_is_422_naming_the_field(client, config, fragment):
+    r = client.post("/api/sessions", json=config)
+    assert r.status_code == 422, r.text
+    assert fragment in r.json()["error"]
+    assert client.app.state.manager.sessions == {}  # nothing was created
+
+
+@pytest.mark.parametrize(("body", "status"), [(b"{not json", 400), (b"[1, 2]", 400), (b"x" * 70_000, 413)])
+def test_malformed_body(client, body, status):
+    r = client.post("/api/sessions", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == status and "error" in r.json()
+
+
+def test_zero_hidden_layers_is_logistic_regression(client):
+    sid = _session(client, {"dataset": "gaussians", "hidden": [], "activation": []})
+    client.post(f"/api/sessions/{sid}/control", json={"action": "step"})
+    frame = json.loads(client.app.state.manager.sessions[sid].frame_json)
+    assert [layer["activation"] for layer in frame["layers"]] == ["output"]
+
+
+# --- session lifecycle ----------------------------------------------------------------------------------------
+
+
+def test_session_lifecycle(client):
+    sid = _session(client)
+    info = client.get(f"/api/sessions/{sid}").json()
+    assert info["status"] == "paused" and info["step"] == 0 and info["config"]["hidden"] == [4]
+    for _ in range(3):
+        info = client.post(f"/api/sessions/{sid}/control", json={"action": "step"}).json()
+    assert info["step"] == 3
+    assert client.post(f"/api/sessions/{sid}/control", json={"action": "speed", "speed": 3}).json()["speed"] == 3
+    assert client.post(f"/api/sessions/{sid}/control", json={"action": "play"}).json()["status"] == "running"
+    info = client.post(f"/api/sessions/{sid}/control", json={"action": "pause"}).json()
+    assert info["status"] == "paused" and info["step"] > 3
+    frame = json.loads(client.app.state.manager.sessions[sid].frame_json)
+    assert frame["status"] == "paused" and frame["step"] == info["step"]
+    assert len(frame["grid"]) == len(frame["grid"][0]) == 40
+    assert len(frame["layers"]) == len(frame["weights"]) == 2
+    assert client.post(f"/api/sessions/{sid}/control", json={"action": "reset"}).json()["step"] == 0
+    r = client.put(f"/api/sessions/{sid}", json={**XOR, "hidden": [8, 8], "activation": "tanh"})
+    assert r.status_code == 200 and r.json()["config"]["activation"] == ["tanh", "tanh"]
+    assert client.put(f"/api/sessions/{sid}", json={"lr": 100}).status_code == 422
+    assert client.post(f"/api/sessions/{sid}/control", json={"action": "jump"}).status_code == 422
+    assert client.post(f"/api/sessions/{sid}/control", json={"action": "speed", "speed": 0}).status_code == 422
+    assert client.delete(f"/api/sessions/{sid}").status_code == 204
+    assert client.get(f"/api/sessions/{sid}").status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("method", "suffix"), [("GET", ""), ("PUT", ""), ("DELETE", ""), ("POST", "/control"), ("GET", "/stream")]
+)
+def test_unknown_session_is_404(client, method, suffix):
+    r = client.request(method, f"/api/sessions/nope{suffix}", json={"action": "play"} if method != "GET" else None)
+    assert r.status_code == 404 and "nope" in r.json()["error"]
+
+
+def test_ninth_session_is_refused_until_one_closes(client):
+    ids = [_session(client) for _ in range(8)]
+    r = client.post("/api/sessions", json=XOR)
+    assert r.status_code == 429 and "limit of 8" in r.json()["error"]
+    client.delete(f"/api/sessions/{ids[0]}")
+    assert client.post("/api/sessions", json=XOR).status_code == 201
+
+
+def test_idle_sessions_are_reaped():
+    with TestClient(create_app(idle_timeout=0.2, reap_interval=0.05)) as client:
+        sid = _session(client)
+        _wait(lambda: client.app.state.manager.sessions == {}, timeout=5)
+        assert client.get(f"/api/sessions/{sid}").status_code == 404
+
+
+def test_divergence_is_reported_and_the_server_keeps_serving(client):
+    # Eight linear layers of 64 units, He init, plain SGD at lr 10: the logits blow up within a few steps.
+    diverging = {"dataset": "moons", "hidden": [64] * 8, "activation": "linear", "init": "he_normal",
+                 "optimizer": "sgd", "lr": 10.0}  # fmt: skip
+    sid = _session(client, diverging)
+    healthy = _session(client)
+    client.post(f"/api/sessions/{healthy}/control", json={"action": "play"})
+    client.post(f"/api/sessions/{sid}/control", json={"action": "play"})
+    session = client.app.state.manager.sessions[sid]
+    frame = _wait(lambda: (f := json.loads(session.frame_json))["status"] == "diverged" and f)
+    assert frame["grid"][0][0] is not None and frame["train_loss"] is not None  # the last finite network is shown
+    info = client.get(f"/api/sessions/{sid}").json()
+    assert info["status"] == "diverged" and "learning rate 10" in info["message"]
+    r = client.post(f"/api/sessions/{sid}/control", json={"action": "play"})
+    assert r.status_code == 409 and "reset" in r.json()["error"]
+    assert client.post(f"/api/sessions/{sid}/control", json={"action": "step"}).status_code == 409
+    # The other session keeps training and the server keeps answering.
+    assert client.get("/api/options").status_code == 200
+    step = client.get(f"/api/sessions/{healthy}").json()["step"]
+    _wait(lambda: client.get(f"/api/sessions/{healthy}").json()["step"] > step)
+    assert client.post(f"/api/sessions/{sid}/control", json={"action": "reset"}).json()["status"] == "paused"
+
+
+# --- uploads --------------------------------------------------------------------------------------------------
+
+
+def _csv(rows, header="a,b,label") -> bytes:
+    return (header + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n").encode()
+
+
+def _upload(client, content: bytes, **data):
+    return client.post("/api/uploads", files={"file": ("mine.csv", content, "text/csv")}, data=data)
+
+
+def test_upload_then_train_on_it(client):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(200, 2)) * [10, 0.01] + [100, 5]  # far from unit scale: the model sees it standardised
+    y = (X[:, 0] > 100).astype(int)
+    rows = [(f"{a:.5f}", f"{b:.5f}", "yes" if t else "no") for (a, b), t in zip(X, y, strict=True)]
+    r = _upload(client, _csv(rows))
+    assert r.status_code == 201, r.text
+    assert r.json()["rows"] == 200 and r.json()["features"] == ["a", "b"]
+    sid = _session(client, {"dataset": "upload", "upload": r.json()["upload"], "hidden": [], "activation": []})
+    for _ in range(40):
+        info = client.post(f"/api/sessions/{sid}/control", json={"action": "step"}).json()
+    frame = json.loads(client.app.state.manager.sessions[sid].frame_json)
+    assert info["step"] == 40 and frame["train_accuracy"] > 0.9
+
+
+def test_upload_with_named_target_column(client):
+    r = _upload(client, _csv([(0, 1, 5), (1, 0, 6), (1, 1, 7), (0, 0, 8)], header="t,x1,x2"), target="t")
+    assert r.status_code == 201 and r.json()["features"] == ["x1", "x2"]
+
+
+@pytest.mark.parametrize(
+    ("content", "status", "fragments"),
+    [
+        (b"a,b,label\n" + b"1,2,0\n" * (MAX_UPLOAD_BYTES // 6), 413, ["1,000,000 bytes"]),
+        (_csv([(i, i, i % 2) for i in range(MAX_UPLOAD_ROWS + 1)]), 422, ["5,001 rows"]),
+        (_csv([(1, 2, 0), (3, 4, 1), (5, "abc", 0)]), 422, ["mine.csv", "row 3", "'b'"]),
+        (_csv([(1, 2, 0), (3, 4)]), 422, ["mine.csv", "row 2"]),
+        (_csv([(1, 2, 3, 0), (3, 4, 5, 1)], header="a,b,c,label"), 422, ["3 feature columns"]),
+        (_csv([(1, 2, 0), (3, 4, 0)]), 422, ["class"]),
+        (b"", 422, ["empty"]),
+    ],
+)
+def test_bad_upload(client, content, status, fragments):
+    r = _upload(client, content)
+    assert r.status_code == status, r.text
+    error = r.json()["error"]
+    for fragment in fragments:
+        assert fragment in error, error
+    assert "/tmp" not in error  # the user's file name, not the server's temporary path
+
+
+def test_upload_request_shape(client):
+    assert client.post("/api/uploads", content=b"a,b\n1,2", headers={"content-type": "text/csv"}).status_code == 415
+    assert client.post("/api/uploads", data={"other": "x"}, files={"x": ("f", b"1")}).status_code == 400
+    r = client.post("/api/sessions", json={"dataset": "upload", "upload": "expired-token"})
+    assert r.status_code == 404 and "upload the file again" in r.json()["error"]
+
+
+# --- the stream, over a real socket ---------------------------------------------------------------------------
+
+
+@contextmanager
+def running_server(**kwargs):
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(**kwargs), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    _wait(lambda: server.started)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def _events(response):
+    """(event, data) pairs of a Server-Sent Events response."""
+    event = None
+    for line in response.iter_lines():
+        if line.startswith("event: "):
+            event = line[7:]
+        elif line.startswith("data: "):
+            yield event, json.loads(line[6:])
+
+
+def test_training_stream_until_accuracy_rises():
+    with running_server() as base, httpx.Client(base_url=base, timeout=30) as http:
+        sid = http.post("/api/sessions", json=XOR).json()["id"]
+        with http.stream("GET", f"/api/sessions/{sid}/stream") as response:
+            assert response.headers["content-type"].startswith("text/event-stream")
+            assert response.headers["x-frame-options"] == "DENY"
+            events = _events(response)
+            kind, data = next(events)
+            assert kind == "data" and len(data["train"]["x"]) == 280 and len(data["test"]["y"]) == 120
+            kind, first = next(events)
+            assert kind == "frame" and first["step"] == 0 and first["status"] == "paused"
+            http.post(f"/api/sessions/{sid}/control", json={"action": "play"})
+            deadline = time.monotonic() + 20
+            for kind, frame in events:
+                assert kind == "frame" and time.monotonic() < deadline, "accuracy did not rise in 20 s"
+                if frame["test_accuracy"] >= 0.95:
+                    break
+        assert frame["status"] == "running" and frame["step"] > 0
+        assert frame["train_loss"] < first["train_loss"]
+        assert [row[0] for row in frame["history"]] == sorted({row[0] for row in frame["history"]})
+        assert [layer["activation"] for layer in frame["layers"]] == ["sigmoid", "output"]
+        assert all(layer["grad_norm"] > 0 for layer in frame["layers"])
+        http.delete(f"/api/sessions/{sid}")
+
+
+def test_stream_ends_with_closed_event_when_session_is_deleted():
+    with running_server() as base, httpx.Client(base_url=base, timeout=30) as http:
+        sid = http.post("/api/sessions", json=XOR).json()["id"]
+        with http.stream("GET", f"/api/sessions/{sid}/stream") as response:
+            events = _events(response)
+            assert next(events)[0] == "data" and next(events)[0] == "frame"
+            threading.Timer(0.2, http.delete, args=(f"/api/sessions/{sid}",)).start()
+            kind, data = next(events)
+            assert kind == "closed" and "closed" in data["error"]
