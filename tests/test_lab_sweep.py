@@ -76,7 +76,6 @@ def test_resume_skips_finished_reruns_corrupt_and_records_failures(tmp_path, mon
 
     # A half-written file is run again; the other finished runs are not.
     calls.clear()
-    monkeypatch.setattr(runner, "_train", real_train)
     monkeypatch.setattr(runner, "_train", lambda c: (calls.append(c.run_id), real_train(c))[1])
     broken = experiment.runs()[2].run_id
     path = tmp_path / "runs" / f"{broken}.json"
@@ -108,11 +107,6 @@ def test_process_pool_and_dask_cluster_give_the_same_records(tmp_path):
         assert (tmp_path / "dask" / "runs" / f"{b['run_id']}.json").exists()
 
 
-def test_unreachable_scheduler_is_a_clear_error(tmp_path):
-    with pytest.raises(ConnectionError, match="scheduler='tcp://127.0.0.1:1'"):
-        lab.run_experiment(tiny(), tmp_path, scheduler="tcp://127.0.0.1:1", progress=False)
-
-
 @pytest.mark.parametrize("arch", [Architecture("sigmoid", False, "standard"), Architecture("sigmoid", True, "glorot")])
 def test_recorded_gradient_norms_are_the_engines(arch):
     config = Experiment(architectures=(arch,), depths=(4,), seeds=(3,), n_samples=200, epochs=1, width=6).runs()[0]
@@ -121,8 +115,14 @@ def test_recorded_gradient_norms_are_the_engines(arch):
 
     # The same network and probe batch, built and differentiated directly.
     X_train, _, y_train, _ = runner.load_data(config)
-    model = nn.mlp(2, hidden=(6,) * 4, activation="sigmoid", batchnorm=arch.batchnorm,
-                   init={"standard": "standard", "glorot": "glorot_uniform"}[arch.init], seed=3)
+    model = nn.mlp(
+        2,
+        hidden=(6,) * 4,
+        activation="sigmoid",
+        batchnorm=arch.batchnorm,
+        init={"standard": "standard", "glorot": "glorot_uniform"}[arch.init],
+        seed=3,
+    )
     loss = nn.BCEWithLogits()
     loss.forward(model.forward(X_train[: config.probe_size]), y_train[: config.probe_size])
     model.backward(loss.backward())
@@ -137,17 +137,16 @@ def test_recorded_gradient_norms_are_the_engines(arch):
 def test_default_grid_sigmoid_standard_gradients_decay_geometrically():
     """The claim of the report, checked on the numbers of the default grid's own runs at initialisation."""
     base = Architecture("sigmoid", False, "standard")
-    configs = [c for c in Experiment().runs() if c.architecture == base and c.depth >= 8]
-    assert {c.depth for c in configs} == {8, 16} and len(configs) == 6
+    configs = [c for c in Experiment().runs() if c.architecture == base and c.depth == max(Experiment().depths)]
+    assert len(configs) == 3 and configs[0].depth == 16
     records = [runner.run_one(c) for c in configs]
     for record in records:
         assert record["status"] == "ok"
         rows = analysis.hidden_rows(record, 0)
         fit = analysis.decay(rows, "sigmoid", False)
-        depth = record["config"]["depth"]
         g = np.array([r["weight_grad_norm"] for r in rows])
         assert fit["ratio_per_layer"] < 0.5  # each layer down passes back less than half
-        assert fit["input_over_top"] < 1e-4 if depth == 16 else 1e-3
+        assert fit["input_over_top"] < 1e-6  # 16 layers: input layer gets a millionth of the top one's gradient
         assert fit["input_over_top"] == pytest.approx(g[0] / g[-1])
         # Geometric: every adjacent ratio shrinks towards the input, near the fitted rate.
         steps = g[:-1] / g[1:]

@@ -193,6 +193,11 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
         n = X.shape[0]
         validation = None
         if self.early_stopping:
+            if int(np.ceil(self.validation_fraction * n)) < 2:
+                raise ValueError(
+                    f"early_stopping: validation_fraction={self.validation_fraction} of {n} samples leaves fewer "
+                    "than 2 validation samples (one per class); increase it or turn early stopping off"
+                )
             X, X_val, t, t_val = train_test_split(
                 X, t, test_size=self.validation_fraction, stratify=t, random_state=split_seed
             )

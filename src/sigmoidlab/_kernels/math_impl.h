@@ -25,7 +25,7 @@ typedef struct {
     V hi, lo;
 } dd;
 
-static inline dd two_sum(V a, V b)
+KINLINE dd two_sum(V a, V b)
 {
     V s = ADD(a, b);
     V bb = SUB(s, a);
@@ -34,14 +34,14 @@ static inline dd two_sum(V a, V b)
 }
 
 /* Exact when |a| >= |b| (or a == 0). */
-static inline dd fast_two_sum(V a, V b)
+KINLINE dd fast_two_sum(V a, V b)
 {
     V s = ADD(a, b);
     dd r = {s, SUB(b, SUB(s, a))};
     return r;
 }
 
-static inline dd two_prod(V a, V b)
+KINLINE dd two_prod(V a, V b)
 {
     V p = MUL(a, b);
     dd r = {p, FMA(a, b, NEG(p))};
@@ -49,7 +49,7 @@ static inline dd two_prod(V a, V b)
 }
 
 /* a·b for double-doubles, as a double-double (relative error ~2^-104). */
-static inline dd mul_dd(dd a, dd b)
+KINLINE dd mul_dd(dd a, dd b)
 {
     dd p = two_prod(a.hi, b.hi);
     p.lo = ADD(p.lo, FMA(a.hi, b.lo, MUL(a.lo, b.hi)));
@@ -57,13 +57,13 @@ static inline dd mul_dd(dd a, dd b)
 }
 
 /* a·b for double-doubles rounded to double: one rounding of the exact a.hi·b.hi plus small terms. */
-static inline V mul_dd_round(dd a, dd b)
+KINLINE V mul_dd_round(dd a, dd b)
 {
     return FMA(a.hi, b.hi, FMA(a.hi, b.lo, MUL(a.lo, b.hi)));
 }
 
 /* 1/d for a double-double d >= 1: the quotient's residual 1 − q·d comes exact out of an FMA. */
-static inline dd recip_dd(dd d)
+KINLINE dd recip_dd(dd d)
 {
     V q = DIV(C(1.0), d.hi);
     V r = SUB(FMA(NEG(q), d.hi, C(1.0)), MUL(q, d.lo));
@@ -72,7 +72,7 @@ static inline dd recip_dd(dd d)
 }
 
 /* n/d for a double n and a double-double d, as a double-double. */
-static inline dd div_dd(V n, dd d)
+KINLINE dd div_dd(V n, dd d)
 {
     V q = DIV(n, d.hi);
     V r = SUB(FMA(NEG(q), d.hi, n), MUL(q, d.lo));
@@ -96,7 +96,7 @@ typedef struct {
     V k;   /* exponent of the reduction, an integer-valued double */
 } expred;
 
-static inline expred exp_neg(V a)
+KINLINE expred exp_neg(V a)
 {
     expred out;
     V x = NEG(a);
@@ -137,7 +137,7 @@ static inline expred exp_neg(V a)
 }
 
 /* log1p(f) for a double-double |f| <= 0.4143 via 2·atanh(s), s = f/(2+f), as a double-double. */
-static inline dd log1p_core(dd f)
+KINLINE dd log1p_core(dd f)
 {
     dd d = fast_two_sum(C(2.0), f.hi);
     d.lo = ADD(d.lo, f.lo);
@@ -159,7 +159,7 @@ static inline dd log1p_core(dd f)
 
 /* log(w) for a positive finite double-double w (subnormal hi allowed), as a double-double.
  * If direct is set in a lane, log1p_core(f_direct) is used there instead (f_direct = w − 1 known exactly). */
-static inline dd log_dd(dd w, M direct, dd f_direct)
+KINLINE dd log_dd(dd w, M direct, dd f_direct)
 {
     M tiny = LT(w.hi, C(0x1p-1000));
     V pre = SEL(tiny, C(0x1p200), C(1.0));
@@ -193,7 +193,7 @@ typedef struct {
     dd sn;     /* e/(1 + e) = σ(−|x|) */
 } sigparts;
 
-static inline sigparts sig_parts(V x)
+KINLINE sigparts sig_parts(V x)
 {
     sigparts s;
     V a = MIN(ABS(x), C(750.0)); /* NaN -> 750 (MIN returns the 2nd operand on NaN) */
@@ -205,13 +205,13 @@ static inline sigparts sig_parts(V x)
     return s;
 }
 
-static inline V fix_nan(V x, V r)
+KINLINE V fix_nan(V x, V r)
 {
     return SEL(ISNAN(x), x, r);
 }
 
 /* σ(x) = 1/(1+e) for x >= 0, e/(1+e) for x < 0, e = exp(−|x|). */
-static inline V k_sigmoid(V x)
+KINLINE V k_sigmoid(V x)
 {
     sigparts s = sig_parts(x);
     V pos = ADD(s.q.hi, s.q.lo);
@@ -220,17 +220,17 @@ static inline V k_sigmoid(V x)
 }
 
 /* σ'(x) = σ(|x|)·σ(−|x|) = e/(1+e)²: symmetric, never the cancelling y·(1 − y). */
-static inline V k_sigmoid_grad_from(sigparts s)
+KINLINE V k_sigmoid_grad_from(sigparts s)
 {
     return mul_dd_round(s.sn, s.q);
 }
 
-static inline V k_sigmoid_grad(V x)
+KINLINE V k_sigmoid_grad(V x)
 {
     return fix_nan(x, k_sigmoid_grad_from(sig_parts(x)));
 }
 
-static inline void k_sigmoid_and_grad(V x, V *y, V *g)
+KINLINE void k_sigmoid_and_grad(V x, V *y, V *g)
 {
     sigparts s = sig_parts(x);
     V pos = ADD(s.q.hi, s.q.lo);
@@ -241,7 +241,7 @@ static inline void k_sigmoid_and_grad(V x, V *y, V *g)
 
 /* σ''(x) = σ'(x)·(1 − 2σ(x)) = −sign(x)·σ'(x)·tanh(|x|/2), tanh(|x|/2) = (1 − e)/(1 + e).
  * Near 0 (k == 0) 1 − e is taken as −expm1(r) = −m, exact in relative terms; elsewhere 1 − e >= 0.29. */
-static inline V k_sigmoid_second_grad(V x)
+KINLINE V k_sigmoid_second_grad(V x)
 {
     sigparts s = sig_parts(x);
     dd g = mul_dd(s.sn, s.q);
@@ -258,7 +258,7 @@ static inline V k_sigmoid_second_grad(V x)
 /* log1p(e) for e = exp(−|x|) in (0, 1], as a double-double: log(1 + e) with 1 + e already at hand.
  * 1 + e holds e only to 2^-106 absolute, too little once e is small, so below 2^-30 the series
  * e − e²/2 + e³/3 (next term < 2^-90 relative) is used on e itself (which may be subnormal there). */
-static inline dd log1p_e(sigparts s)
+KINLINE dd log1p_e(sigparts s)
 {
     M none = LT(C(0.0), C(0.0)); /* all-false mask */
     dd l = log_dd(s.d, none, s.d);
@@ -271,7 +271,7 @@ static inline dd log1p_e(sigparts s)
 }
 
 /* max(x, 0) + log1p(exp(−|x|)), rounded once; +inf where x = +inf. */
-static inline V softplus_from(V x, dd l)
+KINLINE V softplus_from(V x, dd l)
 {
     V xp = MAX(x, C(0.0));
     dd s = two_sum(xp, l.hi);
@@ -279,14 +279,14 @@ static inline V softplus_from(V x, dd l)
     return SEL(EQ(x, C(INFINITY)), x, r);
 }
 
-static inline V k_softplus(V x)
+KINLINE V k_softplus(V x)
 {
     sigparts s = sig_parts(x);
     return fix_nan(x, softplus_from(x, log1p_e(s)));
 }
 
 /* log σ(x) = −softplus(−x). */
-static inline V k_log_sigmoid(V x)
+KINLINE V k_log_sigmoid(V x)
 {
     sigparts s = sig_parts(x);
     return fix_nan(x, NEG(softplus_from(NEG(x), log1p_e(s))));
@@ -295,7 +295,7 @@ static inline V k_log_sigmoid(V x)
 /* logit(p) = log(p/(1 − p)). For p >= 1/4: log1p(q), q = (2p − 1)/(1 − p) (2p − 1 is exact there, and
  * 1 − p, q are double-doubles), directly through log1p_core when |q| <= 0.41 so that the small results
  * around p = ½ keep their relative accuracy. For p < 1/4: log(q), q = p/(1 − p). One log per lane. */
-static inline V k_logit(V p)
+KINLINE V k_logit(V p)
 {
     M upper = GE(p, C(0.25));
     V pc = SEL(AND(GE(p, C(0.0)), LE(p, C(1.0))), p, C(0.5)); /* keep NaN/out-of-range lanes harmless */
@@ -323,7 +323,7 @@ static inline V k_logit(V p)
 /* BCE with logits, elementwise: loss = t·softplus(−z) + (1 − t)·softplus(z) and
  * dL/dz = (1 − t)·σ(z) − t·σ(−z) (= σ(z) − t), from one exponential and one log. A term whose target
  * weight is 0 is dropped, so z = ±inf with the matching hard target gives loss 0, not 0·inf = NaN. */
-static inline void k_bce(V z, V t, V *loss, V *grad)
+KINLINE void k_bce(V z, V t, V *loss, V *grad)
 {
     sigparts s = sig_parts(z);
     dd l = log1p_e(s);

@@ -125,7 +125,7 @@ def vanish_command(
     dataset: Annotated[str, typer.Option(help="xor, moons, circles, spiral, gaussians, linear.")] = "moons",
     epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 50,
     seeds: Annotated[str, typer.Option(help="Seeds, comma-separated (data, split and weights).")] = "0,1,2",
-    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.1,
+    lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.03,
     optimizer: Annotated[str, typer.Option(help="sgd (momentum 0.9) or adam.")] = "sgd",
     out: OutDir = Path("vanish-output"),
     workers: Workers = None,

@@ -33,12 +33,13 @@ def to_wide(x: np.ndarray) -> np.ndarray:
 def round_to(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """Round a working-precision result once to ``dtype``.
 
-    NumPy rounds longdouble to float16/32/64 directly. ml_dtypes has no direct path from longdouble to
-    bfloat16, and rounding twice (to float32, then to bfloat16) can land on the wrong neighbour when the
-    first rounding produces an exact tie. Rounding to float32 *to odd* first makes the second rounding
-    correct (Boldo & Melquiond 2008): truncate towards zero and set the last mantissa bit if inexact.
+    NumPy rounds longdouble to float32/64 directly, but to float16 through float32, and ml_dtypes has no
+    direct path from longdouble to bfloat16. Rounding twice (to float32, then to the 16-bit type) can land
+    on the wrong neighbour when the first rounding produces an exact tie (float16 σ(3·2⁻¹⁰) came out 1 ULP
+    high). Rounding to float32 *to odd* first makes the second rounding correct (Boldo & Melquiond 2008):
+    truncate towards zero and set the last mantissa bit if inexact.
     """
-    if dtype != BFLOAT16:
+    if dtype not in (BFLOAT16, np.float16):
         return y.astype(dtype)
     y32 = y.astype(np.float32)
     wide32 = y32.astype(WIDE)
@@ -46,7 +47,7 @@ def round_to(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
     y32 = np.where(overshoot, np.nextafter(y32, np.float32(0)), y32)
     inexact = (y32.astype(WIDE) != y) & np.isfinite(y)
     bits = y32.view(np.uint32) | inexact.astype(np.uint32)
-    return bits.view(np.float32).astype(BFLOAT16)
+    return bits.view(np.float32).astype(dtype)
 
 
 def _exp_neg_abs(x, xp):

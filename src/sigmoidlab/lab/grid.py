@@ -91,7 +91,7 @@ class Experiment:
     """A grid of runs: every architecture × depth × seed, the other settings shared.
 
     The defaults are the demo's sweep: 2-D moons (noise 0.2, 1,500 points, a third held out), 32 units per
-    hidden layer, SGD with momentum 0.9 and learning rate 0.1 for 50 epochs of batches of 64, in float32.
+    hidden layer, SGD with momentum 0.9 and learning rate 0.03 for 50 epochs of batches of 64, in float32.
     Plain SGD (rather than Adam) is deliberate: Adam divides each update by the gradient's own running
     magnitude, which hides a vanishing gradient instead of showing it.
     """
@@ -105,7 +105,7 @@ class Experiment:
     noise: float = 0.2
     test_fraction: float = 1 / 3
     optimizer: str = "sgd"
-    lr: float = 0.1
+    lr: float = 0.03
     momentum: float = 0.9
     epochs: int = 50
     batch_size: int = 64
