@@ -34,8 +34,7 @@ chromium:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; }
 
 demo: $(VENV)/.stamp-base
-	$(BIN)/sigmoidlab eval 0 2 -40
-	$(BIN)/sigmoidlab derive
+	$(BIN)/sigmoidlab demo --out $(DEMO_OUT)
 
 lint: $(VENV)/.stamp-test
 	$(BIN)/ruff check src tests benchmarks

@@ -47,10 +47,8 @@ def path(request):
 def _family(x: float) -> dict[str, mp.mpf]:
     """σ, σ', σ'', log σ, softplus at x (finite), exactly to 200 bits, from E = exp(−|x|)."""
     a = abs(x)
-    if a > 1100:  # E < 2^-1580: every result is its limit to far below any format's resolution
-        E = mp.mpf(0)
-    else:
-        E = mp.exp(-mp.mpf(a))
+    # beyond 1100, E < 2^-1580: every result is its limit to far below any format's resolution
+    E = mp.mpf(0) if a > 1100 else mp.exp(-mp.mpf(a))
     q = 1 / (1 + E)
     sig = q if x >= 0 else E * q
     grad = E * q * q

@@ -7,6 +7,7 @@ vanishing-gradient problem, measured and shown.
 """
 
 from .functions import (
+    VANISHING_THRESHOLD,
     binary_cross_entropy_with_logits,
     log_sigmoid,
     logit,
@@ -21,6 +22,7 @@ from .functions import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "VANISHING_THRESHOLD",
     "__version__",
     "binary_cross_entropy_with_logits",
     "log_sigmoid",

@@ -127,6 +127,11 @@ static inline ptrdiff_t head_count(const void *y, size_t itemsize, ptrdiff_t n)
             i = h;                                                                                  \
             stream = ((uintptr_t)(y + i) & 31) == 0;                                                \
         }                                                                                           \
+        for (; i + 8 <= n; i += 8) {                                                                \
+            V a = fn(_mm256_loadu_pd(x + i)), b = fn(_mm256_loadu_pd(x + i + 4));                   \
+            st_f64(y + i, a, stream);                                                               \
+            st_f64(y + i + 4, b, stream);                                                           \
+        }                                                                                           \
         for (; i + 4 <= n; i += 4) st_f64(y + i, fn(_mm256_loadu_pd(x + i)), stream);              \
         if (i < n) name##_f64_block(x + i, y + i, n - i);                                           \
         if (stream) _mm_sfence();                                                                   \
@@ -186,6 +191,15 @@ static void sg_f64(const double *x, double *y, double *g, ptrdiff_t n, int strea
         if (h) sg_f64_block(x, y, g, h);
         i = h;
         stream = ((uintptr_t)(y + i) & 31) == 0 && ((uintptr_t)(g + i) & 31) == 0;
+    }
+    for (; i + 8 <= n; i += 8) {
+        V a, b, c, d;
+        k_sigmoid_and_grad(_mm256_loadu_pd(x + i), &a, &b);
+        k_sigmoid_and_grad(_mm256_loadu_pd(x + i + 4), &c, &d);
+        st_f64(y + i, a, stream);
+        st_f64(g + i, b, stream);
+        st_f64(y + i + 4, c, stream);
+        st_f64(g + i + 4, d, stream);
     }
     for (; i + 4 <= n; i += 4) {
         V a, b;

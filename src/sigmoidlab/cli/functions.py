@@ -10,9 +10,8 @@ from typing import Annotated
 import numpy as np
 import typer
 
+from ..functions import VANISHING_THRESHOLD
 from ._app import app, console, fail
-
-DEFAULT_THRESHOLD = 0.01  # σ'(x) < 0.01 ⇔ |x| ≳ 4.6: "vanishing" here and in every plot
 
 
 class DType(str, Enum):
@@ -62,7 +61,7 @@ def eval_command(
     dtype: Annotated[DType, typer.Option(help="Floating-point type to compute in.")] = DType.float64,
     threshold: Annotated[
         float, typer.Option(help="x is in the vanishing-gradient region when σ'(x) is below this.")
-    ] = DEFAULT_THRESHOLD,
+    ] = VANISHING_THRESHOLD,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON records instead of a table.")] = False,
 ) -> None:
     """Evaluate σ(x), σ'(x) and log σ(x) exactly, and say whether x lies where gradients vanish.

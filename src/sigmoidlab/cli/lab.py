@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from ..functions import VANISHING_THRESHOLD
 from ._app import app, console, fail
 
 OutDir = Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, results.json, figures/.")]
@@ -174,7 +175,7 @@ def plot_command(
         ),
     ],
     out: Annotated[Path, typer.Option("--out", help="Output file; .png or .svg.")],
-    threshold: Annotated[float, typer.Option(help="σ' below this is shaded as vanishing.")] = 0.01,
+    threshold: Annotated[float, typer.Option(help="σ' below this is shaded as vanishing.")] = VANISHING_THRESHOLD,
     seed: Annotated[int, typer.Option(help="Seed of the data and the models (boundary).")] = 0,
 ) -> None:
     """Draw one figure of the report to a PNG or SVG file."""

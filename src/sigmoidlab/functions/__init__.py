@@ -22,6 +22,7 @@ from . import _reference as _f
 from . import _ufuncs as _k
 
 __all__ = [
+    "VANISHING_THRESHOLD",
     "binary_cross_entropy_with_logits",
     "log_sigmoid",
     "logit",
@@ -34,6 +35,10 @@ __all__ = [
 ]
 
 ArrayLike = Any
+
+#: σ'(x) below this counts as the vanishing-gradient region: |x| ≳ 4.6, where one sigmoid layer passes back
+#: less than 4% of the largest share (1/4) it can. Used by ``eval``, the plots, the lab and the playground.
+VANISHING_THRESHOLD = 0.01
 _NUMPY_INPUT = (np.ndarray, np.generic, int, float, bool, list, tuple)
 
 

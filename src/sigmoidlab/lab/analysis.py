@@ -208,8 +208,10 @@ def hypotheses(analysis: dict) -> list[dict]:
             good = good and within and bool(d["trained"])
             parts.append(
                 f"{c['label']}, {d['depth']} hidden layers: gradient norms span {d['init']['spread_decades']:.2f} "
-                f"decades across layers at initialisation and {d['final']['spread_decades']:.2f} after training; "
-                f"test accuracy {d['test_accuracy']:.3f}"
+                f"decades across layers at initialisation (factor {d['init']['ratio_per_layer']:.3g} per layer "
+                f"towards the input) and {d['final']['spread_decades']:.2f} after training; test accuracy "
+                f"{d['test_accuracy']:.3f} ({'within' if within else 'more than'} an order of magnitude, "
+                f"{'trains' if d['trained'] else 'fails to train'})"
             )
         out.append(_verdict("remedies", good, "; ".join(parts) + "."))
 

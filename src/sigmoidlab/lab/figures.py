@@ -236,7 +236,8 @@ def gradient_flow_figure(records: Sequence[dict], depth: int, labels: Sequence[s
 
 def _layer_ticks(depth: int) -> list[int]:
     step = max(1, depth // 8)
-    return sorted({1, depth, *range(step, depth + 1, step)})
+    # Start the multiples at 2·step when step > 1, so that "1" and "step" do not crowd each other.
+    return sorted({1, depth, *range(2 * step if step > 1 else 1, depth + 1, step)})
 
 
 def _label(record: dict) -> str:

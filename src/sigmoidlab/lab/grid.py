@@ -12,8 +12,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 
-VANISHING_THRESHOLD = 0.01
-"""σ'(z) below this puts a unit in the vanishing region (|z| ≳ 4.6); the same threshold as ``sigmoidlab eval``."""
+from ..functions import VANISHING_THRESHOLD
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
 # Short names for the command line; anything else is passed to sigmoidlab.nn.init as it is.

@@ -120,7 +120,7 @@ def fit(
     patience: int = 10,
     tol: float = 0.0,
     progress: bool = True,
-    callbacks: Sequence[Callback] = (),
+    callbacks: Sequence[Callback] | None = (),
 ) -> History:
     """Train ``model`` on (X, y) with mini-batches; return the :class:`History`.
 
@@ -158,6 +158,7 @@ def fit(
         at their last finite values.
     """
     X, Y = _check_xy(model, X, y, "training")
+    callbacks = list(callbacks or ())
     if int(epochs) < 1 or int(batch_size) < 1:
         raise ValueError(f"fit(): epochs and batch_size must be ≥ 1, got epochs={epochs}, batch_size={batch_size}")
     if not 0 <= validation_split < 1:

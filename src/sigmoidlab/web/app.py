@@ -36,6 +36,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from ..functions import VANISHING_THRESHOLD
 from . import schema
 from .schema import RequestError
 from .sessions import DEFAULT_SPEED, SessionManager
@@ -149,7 +150,7 @@ async def sigmoid_values(request: Request) -> Response:
     import sigmoidlab as sl
 
     x = _query_number(request, "x", 0.0)
-    t = _query_number(request, "threshold", 0.01)
+    t = _query_number(request, "threshold", VANISHING_THRESHOLD)
     lo, hi = schema.THRESHOLD_RANGE
     if not lo <= t <= hi:
         raise RequestError(f"threshold={t!r} is out of range: expected {lo:g} ≤ threshold ≤ {hi:g}", field="threshold")

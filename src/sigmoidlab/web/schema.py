@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from ..functions import VANISHING_THRESHOLD
+
 DATASETS = ("xor", "moons", "circles", "spiral", "gaussians", "upload")
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
 # The engine calls a linear layer "identity"; "linear" is the word the page (and TF Playground) uses.
@@ -69,7 +71,7 @@ class Config:
     batch_size: int = 32
     loss: str = "bce"
     seed: int = 0
-    threshold: float = 0.01  # σ'(z) below this counts as vanishing (the explorer's shaded region)
+    threshold: float = VANISHING_THRESHOLD  # σ'(z) below this counts as vanishing (the explorer's shaded region)
 
     def to_json(self) -> dict[str, Any]:
         out = asdict(self)
