@@ -15,7 +15,7 @@ PYTEST_ARGS ?=
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip "setuptools>=68" wheel "numpy>=1.26"
+	$(BIN)/pip install --quiet --upgrade pip "setuptools>=77" wheel "numpy>=1.26"
 
 # The C extension is built in place by an editable install without build isolation, so that a change to a
 # kernel only needs this rule to run again.

@@ -108,7 +108,8 @@ def _as_list(xs: Any) -> list:
     """Inputs as Python floats (exact for every binary dtype up to float64) or mpf, as given."""
     if isinstance(xs, list | tuple):
         return list(xs)
-    return np.asarray(xs).astype(np.float64).ravel().tolist()
+    with np.errstate(invalid="ignore"):  # converting a signalling NaN raises "invalid"
+        return np.asarray(xs).astype(np.float64).ravel().tolist()
 
 
 def reference_values(func_name: str, xs: Any, prec: int = 200) -> list[mpmath.mpf]:
@@ -152,6 +153,8 @@ def round_mpf(v: mpmath.mpf, dtype: Any, accuracy_bits: int | None = None) -> tu
     shift = quantum - exp
     if shift <= 0:  # v is a multiple of the spacing: exactly representable (or too large)
         n, safe = man << -shift, True
+    elif shift > bitlen + 1:  # |v| < spacing/4: rounds to 0, far from the midpoint (and no 2^shift to build)
+        n, safe = 0, True
     else:
         n, rem, half = man >> shift, man & ((1 << shift) - 1), 1 << (shift - 1)
         if rem > half or (rem == half and n & 1):
