@@ -368,6 +368,9 @@ def test_stream_ends_with_closed_event_when_session_is_deleted():
         with http.stream("GET", f"/api/sessions/{sid}/stream") as response:
             events = _events(response)
             assert next(events)[0] == "data" and next(events)[0] == "frame"
-            threading.Timer(0.2, http.delete, args=(f"/api/sessions/{sid}",)).start()
+            # The delete goes over its own connection and is joined, so it never outlives the server.
+            deleter = threading.Timer(0.2, httpx.delete, args=(f"{base}/api/sessions/{sid}",))
+            deleter.start()
             kind, data = next(events)
+            deleter.join()
             assert kind == "closed" and "closed" in data["error"]

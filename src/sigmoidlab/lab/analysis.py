@@ -60,32 +60,54 @@ def decay(rows: Sequence[dict], activation: str, batchnorm: bool) -> dict:
     return out
 
 
-def top_saturation(record: dict) -> dict | None:
-    """Mean activation and vanishing fraction of the top hidden layer along training (sigmoid layers only)."""
-    config = record["config"]
-    if config["architecture"]["activation"] not in ("sigmoid", "logistic"):
+def layer_traces(runs: Sequence[dict]) -> dict[str, np.ndarray]:
+    """Per checkpoint and hidden layer, averaged over the seeds of one configuration: mean activation, its 2nd
+    and 98th percentiles and the half-slope fraction. Arrays of shape (steps, layers), plus ``steps``."""
+    steps = sorted({r["step"] for r in runs[0]["layers"]})
+    depth = runs[0]["config"]["depth"]
+    keys = ("act_mean", "act_p02", "act_p98", "half_slope", "saturation")
+    out = {k: np.full((len(runs), len(steps), depth), np.nan) for k in keys}
+    for i, run in enumerate(runs):
+        for r in run["layers"]:
+            if r["activation"] != "output" and r["step"] in steps:
+                for k in keys:
+                    out[k][i, steps.index(r["step"]), r["layer"]] = np.nan if r.get(k) is None else r[k]
+    return {"steps": np.array(steps), **{k: np.nanmean(v, axis=0) for k, v in out.items()}}
+
+
+def top_saturation(runs: Sequence[dict]) -> dict | None:
+    """How the top hidden sigmoid layer's mean activation moves over training, averaged over seeds.
+
+    It is saturating when its mean ȳ is within HALF_GRADIENT_MEAN of 0 or 1 (σ'(ȳ) ≤ 1/8); ``entered`` is the
+    first checkpoint where that holds, as a fraction of training, or None.
+    """
+    if runs[0]["config"]["architecture"]["activation"] not in ("sigmoid", "logistic"):
         return None
-    top = config["depth"] - 1
-    rows = sorted((r for r in record["layers"] if r["layer"] == top), key=lambda r: r["step"])
-    means = [r["act_mean"] for r in rows]
-    if any(m is None for m in means):
+    t = layer_traces(runs)
+    means = t["act_mean"]
+    if np.isnan(means).any():
         return None
-    distance = [min(m, 1 - m) for m in means]  # how far from the nearest asymptote
-    k = int(np.argmin(distance))
-    total = max(rows[-1]["step"], 1)
+    distance = np.minimum(means, 1 - means)  # from the nearest asymptote, per step and layer
+    top = distance[:, -1]
+    k = int(np.argmin(top))
+    inside = np.flatnonzero(top <= HALF_GRADIENT_MEAN)
+    total = max(int(t["steps"][-1]), 1)
+    entered = int(inside[0]) if inside.size else None
     return {
-        "act_mean_init": means[0],
-        "act_mean_extreme": means[k],
-        "extreme_step": rows[k]["step"],
-        "extreme_fraction_of_training": rows[k]["step"] / total,
-        "act_mean_final": means[-1],
-        "saturated": distance[k] <= HALF_GRADIENT_MEAN,
-        "vanishing_fraction_max": max(r["saturation"] for r in rows),
+        "act_mean_init": float(means[0, -1]),
+        "act_mean_extreme": float(means[k, -1]),
+        "extreme_fraction_of_training": float(t["steps"][k] / total),
+        "act_mean_final": float(means[-1, -1]),
+        "entered_fraction_of_training": None if entered is None else float(t["steps"][entered] / total),
+        # Where the lower layers were when the top one entered (or at its extreme): are they saturating too?
+        "lower_means": [float(m) for m in means[entered if entered is not None else k, :-1]],
+        "lower_saturated": bool(np.any(distance[entered if entered is not None else k, :-1] <= HALF_GRADIENT_MEAN)),
+        "half_slope_final": float(t["half_slope"][-1, -1]),
+        "vanishing_fraction_max": float(np.nanmax(t["saturation"][:, -1])),
     }
 
 
-def analyse(records: Sequence[dict], margin: float = CHANCE_MARGIN) -> dict:
-    """Summaries per architecture and depth (averaged over seeds), and the verdict on each hypothesis."""
+def _group(records: Sequence[dict]) -> tuple[list[Architecture], dict[tuple, list[dict]]]:
     groups: dict[tuple, list[dict]] = defaultdict(list)
     order: list[Architecture] = []
     for record in records:
@@ -93,7 +115,16 @@ def analyse(records: Sequence[dict], margin: float = CHANCE_MARGIN) -> dict:
         if arch not in order:
             order.append(arch)
         groups[(arch, record["config"]["depth"])].append(record)
+    return order, groups
 
+
+def analyse(records: Sequence[dict], saturation: Sequence[dict] | None = None, margin: float = CHANCE_MARGIN) -> dict:
+    """Summaries per architecture and depth (averaged over seeds), and the verdict on each hypothesis.
+
+    ``saturation`` holds the runs of a dedicated saturation experiment (:func:`~.grid.saturation_experiment`);
+    without it, the saturation claim is judged on the sweep's own sigmoid runs.
+    """
+    order, groups = _group(records)
     configurations = []
     for arch in order:
         depths = sorted(d for a, d in groups if a == arch)
@@ -109,8 +140,33 @@ def analyse(records: Sequence[dict], margin: float = CHANCE_MARGIN) -> dict:
             }
         )
     analysis = {"margin": margin, "configurations": configurations}
+    analysis["saturation"] = saturation_summary(records if saturation is None else saturation)
     analysis["hypotheses"] = hypotheses(analysis)
     return analysis
+
+
+def saturation_summary(records: Sequence[dict]) -> list[dict]:
+    """Per architecture and depth ≥ 2 without batch norm: the top layer's course (sigmoid) and test accuracy."""
+    order, groups = _group([r for r in records if r["status"] == "ok"])
+    out = []
+    for (arch, depth), runs in groups.items():
+        if depth < 2 or arch.batchnorm:
+            continue
+        t = layer_traces(runs)
+        out.append(
+            {
+                "label": arch.label,
+                "architecture": {"activation": arch.activation, "batchnorm": arch.batchnorm, "init": arch.init},
+                "depth": depth,
+                "runs": len(runs),
+                "test_accuracy": float(np.mean([r["final"]["test_accuracy"] for r in runs])),
+                "chance": float(np.mean([r["final"]["chance_accuracy"] for r in runs])),
+                "top_layer": top_saturation(runs),
+                "half_slope_final": [float(v) for v in t["half_slope"][-1]],
+            }
+        )
+    out.sort(key=lambda c: (order.index(Architecture(**c["architecture"])), c["depth"]))
+    return out
 
 
 def _summarise(arch: Architecture, depth: int, runs: list[dict], margin: float) -> dict:
@@ -139,16 +195,6 @@ def _summarise(arch: Architecture, depth: int, runs: list[dict], margin: float) 
             "input_over_top": geometric_mean(f["input_over_top"] for f in fits),
             "spread_decades": float(np.nanmean([f["spread_decades"] for f in fits])),
             "bound": geometric_mean(f["bound"] for f in fits),
-        }
-    saturation = [s for r in ok if (s := top_saturation(r)) is not None]
-    if saturation:
-        row["top_layer"] = {
-            "act_mean_init": float(np.mean([s["act_mean_init"] for s in saturation])),
-            "act_mean_extreme": float(np.mean([s["act_mean_extreme"] for s in saturation])),
-            "extreme_fraction_of_training": float(np.mean([s["extreme_fraction_of_training"] for s in saturation])),
-            "act_mean_final": float(np.mean([s["act_mean_final"] for s in saturation])),
-            "saturated_runs": sum(s["saturated"] for s in saturation),
-            "vanishing_fraction_max": float(max(s["vanishing_fraction_max"] for s in saturation)),
         }
     return row
 

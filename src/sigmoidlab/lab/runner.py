@@ -6,10 +6,16 @@ the engine's observation hooks on, so every row holds the Frobenius norm of ∂L
 and spread of its pre-activations and activations, and the fraction of its units in the vanishing region.
 The probe pass runs in training mode, so batch norm normalises with the probe's own statistics, as it does
 during training (it also nudges the running statistics once per checkpoint, like one more batch would).
+
+Beside the engine's summaries, each hidden row holds the 2nd and 98th percentiles of the layer's activations
+(``act_p02``, ``act_p98``: the spread Glorot & Bengio plotted) and, for sigmoid and tanh, ``half_slope``: the
+fraction of unit·sample pairs where the activation's slope is below half its maximum (σ' < 1/8, i.e.
+σ ∉ [0.146, 0.854]; tanh' < 1/2, i.e. |tanh| > 0.707), a unit that passes back less than half of what it could.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import platform
 import time
@@ -20,7 +26,10 @@ import numpy as np
 from .. import nn
 from .grid import INIT_ALIASES, RunConfig
 
-RECORD_FORMAT = 1  # bumped when the layout of a run record changes, so that old files are re-run
+RECORD_FORMAT = 2  # bumped when the layout of a run record changes, so that old files are re-run
+PERCENTILES = (2, 98)
+# Slope relative to its maximum, from the activation's output y: σ' = y(1 − y) ≤ 1/4, tanh' = 1 − y² ≤ 1.
+RELATIVE_SLOPE = {"sigmoid": lambda y: 4 * y * (1 - y), "tanh": lambda y: 1 - y * y}
 
 
 def load_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -33,19 +42,23 @@ def load_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
 
     from .. import datasets
 
-    X, y = datasets.load(config.dataset, n_samples=config.n_samples, noise=config.noise, random_state=config.seed)
+    if config.dataset in datasets.GENERATORS:
+        X, y = datasets.load(config.dataset, n_samples=config.n_samples, noise=config.noise, random_state=config.seed)
+    else:
+        X, y = datasets.load(config.dataset)
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=config.test_fraction, stratify=y, random_state=config.seed
     )
     mean, std = X_train.mean(axis=0), X_train.std(axis=0)
+    std[std == 0] = 1  # a constant feature (the digits' border pixels) stays 0 instead of becoming NaN
     return (X_train - mean) / std, (X_test - mean) / std, y_train, y_test
 
 
-def build_model(config: RunConfig) -> nn.Sequential:
+def build_model(config: RunConfig, n_features: int = 2) -> nn.Sequential:
     """The run's network: ``nn.mlp`` with ``depth`` hidden layers of ``width`` units, seeded by the run's seed."""
     a = config.architecture
     return nn.mlp(
-        2,
+        n_features,
         hidden=(config.width,) * config.depth,
         activation=a.activation,
         batchnorm=a.batchnorm,
@@ -82,7 +95,7 @@ def run_one(config: RunConfig) -> dict:
 
 def _train(config: RunConfig) -> dict:
     X_train, X_test, y_train, y_test = load_data(config)
-    model = build_model(config)
+    model = build_model(config, X_train.shape[1])
     if config.optimizer == "sgd":
         optimizer = nn.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
     else:
@@ -136,6 +149,20 @@ def _clean(value: float) -> float | None:
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
+@contextlib.contextmanager
+def _frozen_running_statistics(model):
+    """Batch-norm layers with momentum 0 (running ← running) for the duration of the block."""
+    layers = [layer for layer in model.layers if isinstance(layer, nn.BatchNorm1d)]
+    saved = [layer.momentum for layer in layers]
+    for layer in layers:
+        layer.momentum = 0.0
+    try:
+        yield
+    finally:
+        for layer, momentum in zip(layers, saved, strict=True):
+            layer.momentum = momentum
+
+
 class _Recorder(nn.Callback):
     """A ``fit`` callback: snapshots of the per-layer statistics at the checkpoint steps, and the curves."""
 
@@ -158,11 +185,37 @@ class _Recorder(nn.Callback):
             stats = model.stats()
         finally:
             model.observe(False)
+        spread = self.spread(model)
         for s in stats:
+            extra = spread[s["layer"]] if s["layer"] < len(spread) else {}
             self.rows.append(
-                {"step": self.step, "epoch": epoch, "probe_loss": _clean(value), **{k: _clean(v) for k, v in s.items()}}
+                {
+                    "step": self.step,
+                    "epoch": epoch,
+                    "probe_loss": _clean(value),
+                    **{k: _clean(v) for k, v in s.items()},
+                    **extra,
+                }
             )
         self.last_step = self.step
+
+    def spread(self, model) -> list[dict]:
+        """Percentiles and half-slope fraction of each hidden activation on the probe, layer by layer.
+
+        A second pass through the layers (the engine's observation keeps only means and spreads); batch norm's
+        momentum is set to 0 meanwhile, so this pass does not move its running statistics.
+        """
+        out = []
+        x = self.X_probe.astype(model.dtype)
+        with _frozen_running_statistics(model):
+            for layer in model.layers:
+                x = layer.forward(x)
+                if layer.kind:
+                    low, high = np.percentile(x, PERCENTILES)
+                    slope = RELATIVE_SLOPE.get(layer.kind)
+                    half = float(np.mean(slope(x) < 0.5)) if slope else None
+                    out.append({"act_p02": float(low), "act_p98": float(high), "half_slope": half})
+        return out
 
     def on_train_begin(self, model) -> None:
         self.snapshot(model, 0)
