@@ -215,82 +215,138 @@ def _deepest(config: dict) -> dict | None:
 def hypotheses(analysis: dict) -> list[dict]:
     """Each claim of the literature this sweep can test, with the verdict and the numbers behind it.
 
-    A claim whose configurations are not in the sweep gets ``supported: None`` (not tested).
+    A verdict is "supported", "partly supported", "not supported", or "not tested" when the configurations it
+    needs are not in the sweep.
     """
-    out = []
+    return [_decay_verdict(analysis), _remedies_verdict(analysis), _saturation_verdict(analysis)]
 
+
+def _decay_verdict(analysis: dict) -> dict:
     base = _find(analysis, "sigmoid", False, "standard")
     deep = _deepest(base) if base else None
     if deep is None or deep["depth"] < 2:
-        out.append(_verdict("decay", None, "needs sigmoid with the standard init at depth ≥ 2"))
-    else:
-        init = deep["init"]
-        decays = init["ratio_per_layer"] < 1 and init["input_over_top"] < 0.01
-        fails = deep["trained"] is False
-        out.append(
-            _verdict(
-                "decay",
-                decays and fails,
-                f"sigmoid, standard init, {deep['depth']} hidden layers, at initialisation: the weight-gradient norm "
-                f"changes by a factor {init['ratio_per_layer']:.3g} per layer towards the input (bound σ'max·‖W‖ = "
-                f"{init['bound']:.3g}); input layer / top hidden layer = {init['input_over_top']:.2e}. Test accuracy "
-                f"{deep['test_accuracy']:.3f} against chance {deep['chance']:.3f}"
-                + (
-                    f"; training fails from depth {base['failure_depth']}." if base["failure_depth"] else "; it trains."
-                ),
-            )
-        )
+        return _verdict("decay", None, "needs sigmoid with the standard init at depth ≥ 2")
+    init = deep["init"]
+    decays = init["ratio_per_layer"] < 1 and init["input_over_top"] < 0.01
+    fails = deep["trained"] is False
+    return _verdict(
+        "decay",
+        "supported" if decays and fails else "partly supported" if decays or fails else "not supported",
+        f"sigmoid, standard init, {deep['depth']} hidden layers, at initialisation: the weight-gradient norm "
+        f"changes by a factor {init['ratio_per_layer']:.3g} per layer towards the input (bound σ'max·‖W‖ = "
+        f"{init['bound']:.3g}); input layer / top hidden layer = {init['input_over_top']:.2e}. Test accuracy "
+        f"{deep['test_accuracy']:.3f} against chance {deep['chance']:.3f}"
+        + (f"; training fails from depth {base['failure_depth']}." if base["failure_depth"] else "; it trains."),
+    )
 
+
+def remedy_verdict(config: dict) -> tuple[str, str]:
+    """One remedy across the depths ≥ 2 of the sweep: its verdict and the per-depth numbers.
+
+    Supported: it trains at every depth and the gradient norms span at most one decade across the layers both
+    at initialisation and after training. Not supported: it fails to train at the deepest depth, or spans more
+    than a decade there both at initialisation and after training. Partly supported: anything in between.
+    """
+    rows = [r for r in config["by_depth"] if r.get("trained") is not None and r["depth"] >= 2]
+    cells, problems = [], []
+    for r in rows:
+        init, final = r["init"]["spread_decades"], r["final"]["spread_decades"]
+        cells.append(
+            f"{r['depth']} layers {init:.2f} → {final:.2f} decades, test accuracy {r['test_accuracy']:.3f}"
+            + ("" if r["trained"] else " (fails)")
+        )
+        if not r["trained"]:
+            problems.append(f"fails to train at depth {r['depth']}")
+        for when, value in (("at initialisation", init), ("after training", final)):
+            if value > 1:
+                problems.append(f"{value:.2f} decades {when} at depth {r['depth']}")
+    deep = rows[-1]
+    if not problems:
+        word = "supported"
+    elif not deep["trained"] or min(deep["init"]["spread_decades"], deep["final"]["spread_decades"]) > 1:
+        word = "not supported"
+    else:
+        word = "partly supported"
+    text = f"{config['label']} (spread across layers at initialisation → after training): " + "; ".join(cells)
+    if word != "supported":
+        text += f" — {word}: " + ", ".join(problems)
+    grows = config["architecture"]["batchnorm"] and deep["init"]["ratio_per_layer"] > 1
+    if grows and deep["init"]["spread_decades"] > 1:
+        text += (
+            f". At initialisation the gradient grows towards the input (×{deep['init']['ratio_per_layer']:.3g} per "
+            "layer at the deepest depth): batch norm divides each layer's signal by its batch spread, which at a "
+            "random init amplifies the backward pass a little per layer (the gradient explosion of batch-normalised "
+            "nets at initialisation, Yang et al. 2019)"
+            + ("; training removes it" if deep["final"]["spread_decades"] <= 1 else "")
+        )
+    return word, text
+
+
+def _remedies_verdict(analysis: dict) -> dict:
     remedies = [
         c for c in (_find(analysis, "sigmoid", True), _find(analysis, "relu", False, "he")) if c and _deepest(c)
     ]
+    remedies = [c for c in remedies if any(r["depth"] >= 2 for r in c["by_depth"] if r.get("trained") is not None)]
     if not remedies:
-        out.append(_verdict("remedies", None, "needs sigmoid + batch norm or ReLU with He init in the sweep"))
-    else:
-        parts, good = [], True
-        for c in remedies:
-            d = _deepest(c)
-            within = d["init"]["spread_decades"] <= 1 and d["final"]["spread_decades"] <= 1
-            good = good and within and bool(d["trained"])
-            parts.append(
-                f"{c['label']}, {d['depth']} hidden layers: gradient norms span {d['init']['spread_decades']:.2f} "
-                f"decades across layers at initialisation (factor {d['init']['ratio_per_layer']:.3g} per layer "
-                f"towards the input) and {d['final']['spread_decades']:.2f} after training; test accuracy "
-                f"{d['test_accuracy']:.3f} ({'within' if within else 'more than'} an order of magnitude, "
-                f"{'trains' if d['trained'] else 'fails to train'})"
-            )
-        out.append(_verdict("remedies", good, "; ".join(parts) + "."))
+        return _verdict("remedies", None, "needs sigmoid + batch norm or ReLU with He init at depth ≥ 2")
+    words, parts = [], []
+    for c in remedies:
+        word, text = remedy_verdict(c)
+        words.append(word)
+        parts.append(text)
+    overall = words[0] if len(set(words)) == 1 else "partly supported"
+    return _verdict("remedies", overall, ". ".join(parts) + ".")
 
-    sigmoid_rows = [
-        (c, r)
-        for c in analysis["configurations"]
-        if c["architecture"]["activation"] == "sigmoid" and not c["architecture"]["batchnorm"]
-        for r in c["by_depth"]
-        if "top_layer" in r and r["depth"] >= 2
-    ]
-    if not sigmoid_rows:
-        out.append(_verdict("saturation", None, "needs sigmoid networks without batch norm at depth ≥ 2"))
-    else:
-        c, r = min(
-            sigmoid_rows,
-            key=lambda cr: min(cr[1]["top_layer"]["act_mean_extreme"], 1 - cr[1]["top_layer"]["act_mean_extreme"]),
+
+def _saturation_verdict(analysis: dict) -> dict:
+    rows = {(c["architecture"]["activation"], c["architecture"]["init"]): c for c in analysis["saturation"]}
+    base = rows.get(("sigmoid", "standard"))
+    if base is None or base["top_layer"] is None:
+        return _verdict("saturation", None, "needs sigmoid networks with the standard init at depth ≥ 2")
+    t = base["top_layer"]
+    entered = t["entered_fraction_of_training"]
+    early = entered is not None and entered <= 0.5
+    word = (
+        "supported"
+        if early and not t["lower_saturated"]
+        else "partly supported"
+        if entered is not None
+        else "not supported"
+    )
+    lower = ", ".join(f"{m:.2f}" for m in t["lower_means"])
+    text = (
+        f"{base['label']}, {base['depth']} hidden layers ({base['runs']} seed(s)): the top hidden layer's mean "
+        f"activation went from {t['act_mean_init']:.2f} to {t['act_mean_extreme']:.2f} "
+        f"(at {100 * t['extreme_fraction_of_training']:.0f}% of training) and ended at {t['act_mean_final']:.2f}; "
+        + (
+            f"it entered the saturating band (mean ≤ {HALF_GRADIENT_MEAN:.3f} or ≥ {1 - HALF_GRADIENT_MEAN:.3f}, "
+            f"σ' at the mean ≤ 1/8) at {100 * entered:.0f}% of training, when the layers below had means {lower}"
+            if entered is not None
+            else f"it never entered the saturating band (mean ≤ {HALF_GRADIENT_MEAN:.3f} or ≥ "
+            f"{1 - HALF_GRADIENT_MEAN:.3f}); the layers below were at {lower}"
         )
-        t = r["top_layer"]
-        early = t["extreme_fraction_of_training"] <= 0.5
-        saturated = min(t["act_mean_extreme"], 1 - t["act_mean_extreme"]) <= HALF_GRADIENT_MEAN
-        out.append(
-            _verdict(
-                "saturation",
-                saturated and early,
-                f"most extreme case, {c['label']}, {r['depth']} hidden layers: the top hidden layer's mean activation "
-                f"went from {t['act_mean_init']:.2f} at initialisation to {t['act_mean_extreme']:.2f} at "
-                f"{100 * t['extreme_fraction_of_training']:.0f}% of training and ended at {t['act_mean_final']:.2f} "
-                f"(saturating means ≤ {HALF_GRADIENT_MEAN:.3f} or ≥ {1 - HALF_GRADIENT_MEAN:.3f}, reached in the first "
-                f"half of training); at most {100 * t['vanishing_fraction_max']:.1f}% of its units had σ' below the "
-                f"vanishing threshold.",
+        + f". At the end {100 * t['half_slope_final']:.0f}% of its unit·sample pairs had σ' < 1/8 and at most "
+        f"{100 * t['vanishing_fraction_max']:.1f}% had σ' below the vanishing threshold; test accuracy "
+        f"{base['test_accuracy']:.3f} (chance {base['chance']:.3f})."
+    )
+    others = []
+    for c in analysis["saturation"]:
+        if c is base or c["depth"] != base["depth"]:
+            continue
+        if c["top_layer"] is not None:
+            o = c["top_layer"]
+            others.append(
+                f"{c['label']}: top-layer mean {o['act_mean_init']:.2f} → {o['act_mean_extreme']:.2f} → "
+                f"{o['act_mean_final']:.2f}, test accuracy {c['test_accuracy']:.3f}"
             )
-        )
-    return out
+        else:
+            others.append(
+                f"{c['label']}: {100 * c['half_slope_final'][-1]:.0f}% of the top layer's unit·sample pairs with "
+                f"slope below half its maximum at the end, test accuracy {c['test_accuracy']:.3f}"
+            )
+    if others:
+        text += " For comparison, " + "; ".join(others) + "."
+    return _verdict("saturation", word, text)
 
 
 CLAIMS = {
@@ -298,9 +354,10 @@ CLAIMS = {
     "layers, and deep networks fail to train (Hochreiter 1991; Glorot & Bengio 2010).",
     "remedies": "Batch norm, and ReLU with He init, keep the gradient norms within an order of magnitude across "
     "depth, and the networks train (Ioffe & Szegedy 2015; He et al. 2015).",
-    "saturation": "The top hidden sigmoid layer saturates early in training (Glorot & Bengio 2010).",
+    "saturation": "With the standard init, the top hidden sigmoid layer saturates early in training while the "
+    "layers below do not (Glorot & Bengio 2010).",
 }
 
 
-def _verdict(key: str, supported: bool | None, evidence: str) -> dict:
-    return {"id": key, "claim": CLAIMS[key], "supported": supported, "evidence": evidence}
+def _verdict(key: str, verdict: str | None, evidence: str) -> dict:
+    return {"id": key, "claim": CLAIMS[key], "verdict": verdict or "not tested", "evidence": evidence}

@@ -90,8 +90,8 @@ class Experiment:
     """A grid of runs: every architecture × depth × seed, the other settings shared.
 
     ``n_samples`` and ``noise`` apply to the 2-D generators; ``digits_binary`` is a fixed data set (1,797 images
-    of 64 pixels). The defaults are the demo's sweep: 2-D moons (noise 0.2, 1,500 points, a third held out), 32 units per
-    hidden layer, SGD with momentum 0.9 and learning rate 0.03 for 50 epochs of batches of 64, in float32.
+    of 64 pixels). The defaults are the demo's sweep: 2-D moons (noise 0.2, 1,500 points, a third held out), 32
+    units per hidden layer, SGD with momentum 0.9 and learning rate 0.03 for 50 epochs of batches of 64, in float32.
     Plain SGD (rather than Adam) is deliberate: Adam divides each update by the gradient's own running
     magnitude, which hides a vanishing gradient instead of showing it.
     """
