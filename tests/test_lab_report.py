@@ -71,11 +71,30 @@ def test_demo_writes_markdown_json_tables_and_figures(demo):
         for suffix in (".png", ".svg"):
             assert (demo / "figures" / f"{name}{suffix}").stat().st_size > 1000
     results = json.loads((demo / "results.json").read_text(), parse_constant=pytest.fail)  # strict JSON: no NaN
-    assert {h["id"] for h in results["analysis"]["hypotheses"]} == {"decay", "remedies", "saturation"}
-    assert len(results["runs"]) == 15 and all(r["status"] == "ok" for r in results["runs"])
+    hypotheses = results["analysis"]["hypotheses"]
+    assert {h["id"] for h in hypotheses} == {"decay", "remedies", "saturation"}
+    assert {h["verdict"] for h in hypotheses} <= {"supported", "partly supported", "not supported", "not tested"}
+    assert all(h["verdict"].capitalize() in md for h in hypotheses)
+    # The depth sweep (5 architectures × 3 depths) and the saturation experiment (3 architectures at depth 4).
+    runs = results["runs"]
+    assert all(r["status"] == "ok" for r in runs)
+    assert sorted({r["experiment"] for r in runs}) == ["quick sweep", "saturation experiment"]
+    assert sum(r["experiment"] == "quick sweep" for r in runs) == 15
+    assert sorted(r["depth"] for r in runs if r["experiment"] == "saturation experiment") == [4, 4, 4]
+    assert results["saturation_experiment"]["dataset"] == "digits_binary"
     with open(demo / "layers.csv", newline="") as f:
         rows = list(csv.DictReader(f))
-    assert {"run_id", "depth", "layer", "step", "weight_grad_norm", "saturation", "act_mean"} <= set(rows[0])
+    assert {
+        "run_id",
+        "depth",
+        "layer",
+        "step",
+        "weight_grad_norm",
+        "saturation",
+        "act_mean",
+        "act_p02",
+        "act_p98",
+    } <= set(rows[0])
     # One row per run × layer × step.
     keys = [(r["run_id"], r["layer"], r["step"]) for r in rows]
     assert len(keys) == len(set(keys))

@@ -130,6 +130,19 @@ def test_recorded_gradient_norms_are_the_engines(arch):
     recorded = [r["weight_grad_norm"] for r in sorted(record["layers"], key=lambda r: r["layer"]) if r["step"] == 0]
     np.testing.assert_allclose(recorded, expected, rtol=1e-6)
     assert [r["layer"] for r in record["layers"] if r["step"] == 0] == list(range(5))
+
+    # The activation percentiles and half-slope fractions, from the activations of the same forward pass.
+    x, acts = X_train[: config.probe_size].astype(model.dtype), []
+    for layer in model.layers:
+        x = layer.forward(x)
+        if layer.kind == "sigmoid":
+            acts.append(x)
+    rows = sorted(
+        (r for r in record["layers"] if r["step"] == 0 and r["activation"] != "output"), key=lambda r: r["layer"]
+    )
+    for row, a in zip(rows, acts, strict=True):
+        assert (row["act_p02"], row["act_p98"]) == pytest.approx(tuple(np.percentile(a, [2, 98])), rel=1e-6)
+        assert row["half_slope"] == pytest.approx(np.mean(a * (1 - a) < 1 / 8))
     # Later checkpoints exist and the last one is the end of training.
     assert max(r["step"] for r in record["layers"]) == record["final"]["steps"] > 0
 
@@ -155,4 +168,62 @@ def test_default_grid_sigmoid_standard_gradients_decay_geometrically():
         # And the deep nets fail: test accuracy within the margin of chance.
         assert record["final"]["test_accuracy"] <= record["final"]["chance_accuracy"] + analysis.CHANCE_MARGIN
     verdict = {h["id"]: h for h in lab.analyse(records)["hypotheses"]}["decay"]
-    assert verdict["supported"] is True
+    assert verdict["verdict"] == "supported"
+
+
+def test_percentile_pass_leaves_batch_norm_running_statistics_alone():
+    model = nn.mlp(2, hidden=(5, 5), activation="sigmoid", batchnorm=True, seed=0)
+    X = np.random.default_rng(0).normal(3.0, 2.0, size=(40, 2))
+    bn = [layer for layer in model.layers if isinstance(layer, nn.BatchNorm1d)]
+    before = [(b.running_mean.copy(), b.running_var.copy(), b.momentum) for b in bn]
+    recorder = runner._Recorder(X, np.zeros(40), [0], 0.01)
+    assert len(recorder.spread(model)) == 2
+    for b, (mean, var, momentum) in zip(bn, before, strict=True):
+        np.testing.assert_array_equal(b.running_mean, mean)
+        np.testing.assert_array_equal(b.running_var, var)
+        assert b.momentum == momentum
+
+
+def _remedy(spreads, trained=(True, True), batchnorm=True, ratio=1.17):
+    rows = [
+        {
+            "depth": d,
+            "trained": t,
+            "test_accuracy": 0.95 if t else 0.5,
+            "init": {"spread_decades": i, "ratio_per_layer": ratio},
+            "final": {"spread_decades": f},
+        }
+        for d, (i, f), t in zip((4, 16), spreads, trained, strict=True)
+    ]
+    return {"label": "x", "architecture": {"batchnorm": batchnorm}, "by_depth": rows}
+
+
+def test_remedy_verdict_is_per_depth_and_explains_batch_norm_growth():
+    word, text = analysis.remedy_verdict(_remedy([(0.6, 0.6), (0.9, 0.5)]))
+    assert word == "supported" and "Yang" not in text
+    word, text = analysis.remedy_verdict(_remedy([(0.6, 0.6), (1.2, 0.67)]))
+    assert word == "partly supported"
+    assert (
+        text.startswith("x: partly supported (1.20 decades at initialisation at depth 16)")
+        and "Yang et al. 2019" in text
+    )
+    assert "16 layers 1.20 → 0.67 decades" in text and "4 layers 0.60 → 0.60 decades" in text
+    assert analysis.remedy_verdict(_remedy([(0.6, 0.6), (0.6, 0.6)], trained=(True, False)))[0] == "not supported"
+    assert analysis.remedy_verdict(_remedy([(0.6, 0.6), (1.5, 1.3)], batchnorm=False))[0] == "not supported"
+
+
+def test_saturation_experiment_reproduces_glorot_and_bengio():
+    """Checked on the numbers: the top sigmoid layer enters the saturating band in the first half of training
+    while the layers below stay out of it; tanh trains."""
+    experiment = lab.saturation_experiment()
+    keep = {Architecture("sigmoid", False, "standard"), Architecture("tanh", False, "glorot")}
+    records = [runner.run_one(c) for c in experiment.runs() if c.architecture in keep and c.seed == 0]
+    assert all(r["status"] == "ok" for r in records)
+    summary = {c["architecture"]["activation"]: c for c in analysis.saturation_summary(records)}
+    top = summary["sigmoid"]["top_layer"]
+    assert top["act_mean_init"] == pytest.approx(0.5, abs=0.05)
+    assert top["entered_fraction_of_training"] <= 0.5 and not top["lower_saturated"]
+    assert top["act_mean_final"] <= analysis.HALF_GRADIENT_MEAN
+    assert summary["tanh"]["test_accuracy"] > summary["tanh"]["chance"] + analysis.CHANCE_MARGIN
+    verdict = {h["id"]: h for h in lab.analyse(records, records)["hypotheses"]}["saturation"]
+    assert verdict["verdict"] == "supported"

@@ -5,13 +5,14 @@
 >>> results = lab.run(experiment, "out")       # runs in parallel, resumes, writes out/report.html  # doctest: +SKIP
 
 :class:`Experiment` (a grid) expands into :class:`RunConfig` s; :func:`run_experiment` trains them (local process
-pool or a Dask cluster) and writes one record per run; :func:`analyse` turns records into the numbers the report
+pool or a Dask cluster) and writes one record per run; :func:`saturation_experiment` is the dedicated
+Glorot & Bengio measurement the demo runs beside its sweep; :func:`analyse` turns records into the numbers the report
 states; :func:`build_report` draws the figures and writes report.html, report.md, results.json and tidy tables.
 """
 
 from .analysis import analyse
 from .execute import run_experiment
-from .grid import VANISHING_THRESHOLD, Architecture, Experiment, RunConfig, quick_experiment
+from .grid import VANISHING_THRESHOLD, Architecture, Experiment, RunConfig, quick_experiment, saturation_experiment
 from .report import boundary_panels, build_report, run
 from .runner import run_one
 
@@ -27,4 +28,5 @@ __all__ = [
     "run",
     "run_experiment",
     "run_one",
+    "saturation_experiment",
 ]

@@ -267,9 +267,8 @@ def remedy_verdict(config: dict) -> tuple[str, str]:
         word = "not supported"
     else:
         word = "partly supported"
-    text = f"{config['label']} (spread across layers at initialisation → after training): " + "; ".join(cells)
-    if word != "supported":
-        text += f" — {word}: " + ", ".join(problems)
+    text = f"{config['label']}: {word}" + (f" ({', '.join(problems)})" if problems else "")
+    text += "; spread of the gradient norms across layers at initialisation → after training: " + "; ".join(cells)
     grows = config["architecture"]["batchnorm"] and deep["init"]["ratio_per_layer"] > 1
     if grows and deep["init"]["spread_decades"] > 1:
         text += (
@@ -316,8 +315,13 @@ def _saturation_verdict(analysis: dict) -> dict:
     lower = ", ".join(f"{m:.2f}" for m in t["lower_means"])
     text = (
         f"{base['label']}, {base['depth']} hidden layers ({base['runs']} seed(s)): the top hidden layer's mean "
-        f"activation went from {t['act_mean_init']:.2f} to {t['act_mean_extreme']:.2f} "
-        f"(at {100 * t['extreme_fraction_of_training']:.0f}% of training) and ended at {t['act_mean_final']:.2f}; "
+        f"activation went from {t['act_mean_init']:.2f} "
+        + (
+            f"to {t['act_mean_final']:.2f} at the end; "
+            if t["extreme_fraction_of_training"] == 1
+            else f"to {t['act_mean_extreme']:.2f} (at {100 * t['extreme_fraction_of_training']:.0f}% of training) "
+            f"and ended at {t['act_mean_final']:.2f}; "
+        )
         + (
             f"it entered the saturating band (mean ≤ {HALF_GRADIENT_MEAN:.3f} or ≥ {1 - HALF_GRADIENT_MEAN:.3f}, "
             f"σ' at the mean ≤ 1/8) at {100 * entered:.0f}% of training, when the layers below had means {lower}"

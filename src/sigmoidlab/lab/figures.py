@@ -1,7 +1,11 @@
 """The six figures of the report, drawn with matplotlib's object API (no pyplot state, no display needed).
 
-Colours come from the Okabe–Ito palette, which stays distinguishable with the common colour-vision
-deficiencies; every line also has its own dash pattern and marker, so the figures read in grey print too.
+Line colours come from the Okabe–Ito palette, which stays distinguishable with the common colour-vision
+deficiencies, without its vermilion: red is kept for one meaning only, the vanishing region (where σ' is small).
+Every line also has its own dash pattern and marker, so the figures read in grey print too.
+
+Speed: a figure is laid out once (constrained layout) at the PNG's resolution, written as PNG, then frozen and
+written as SVG without laying it out again.
 """
 
 from __future__ import annotations
@@ -18,10 +22,13 @@ import numpy as np
 from .. import functions as F
 from .analysis import geometric_mean, hidden_rows
 
-OKABE_ITO = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000", "#F0E442")
-VANISHING_RED = "#D55E00"
-DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (1, 1)), (0, (8, 2)), (0, (3, 1, 3, 3)))
-MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000")
+VANISHING_RED = "#d62728"  # shading, at alpha ≈ 0.15
+VANISHING_RED_TEXT = "#8c1515"  # labels of the shaded region: the same hue, dark enough to read
+VANISHING_ALPHA = 0.15
+DASHES = ("-", "--", "-.", ":", (0, (5, 1, 1, 1, 1, 1)), (0, (8, 2)))
+MARKERS = ("o", "s", "^", "D", "v", "P")
+DPI = 150
 STYLE = {
     "font.size": 10,
     "axes.titlesize": 10.5,
@@ -46,7 +53,8 @@ def _figure(**kwargs):
 
 def style(i: int) -> dict:
     """Colour, dash and marker of the i-th line of a figure."""
-    return {"color": OKABE_ITO[i % 8], "linestyle": DASHES[i % 8], "marker": MARKERS[i % 8]}
+    n = len(OKABE_ITO)
+    return {"color": OKABE_ITO[i % n], "linestyle": DASHES[i % n], "marker": MARKERS[i % n]}
 
 
 @contextlib.contextmanager
@@ -62,8 +70,8 @@ def vanishing_edge(threshold: float) -> float:
     return float(F.logit((1 + math.sqrt(1 - 4 * threshold)) / 2))
 
 
-def save(fig, path: str | os.PathLike) -> Path:
-    """Write ``fig`` to ``path`` (format from the suffix: .png or .svg), atomically."""
+def save(fig, path: str | os.PathLike, dpi: int = DPI) -> Path:
+    """Write ``fig`` to ``path`` (format from the suffix: .png or .svg, PNG at ``dpi``), atomically."""
     path = Path(path)
     fmt = path.suffix.lower().lstrip(".")
     if fmt not in ("png", "svg"):
@@ -73,12 +81,22 @@ def save(fig, path: str | os.PathLike) -> Path:
     os.close(fd)
     try:
         with styled():
-            fig.savefig(tmp, format=fmt, dpi=150, metadata={"Date": None} if fmt == "svg" else None)
+            fig.savefig(tmp, format=fmt, dpi=dpi, metadata={"Date": None} if fmt == "svg" else None)
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)
         raise
     return path
+
+
+def save_png_and_svg(fig, stem: str | os.PathLike, dpi: int = DPI) -> Path:
+    """Write ``stem.png`` then ``stem.svg``; the layout computed for the PNG is kept for the SVG (positions are
+    fractions of the figure, so they hold at any resolution). Returns the PNG's path."""
+    stem = Path(stem)
+    png = save(fig, stem.with_suffix(".png"), dpi)
+    fig.set_layout_engine("none")
+    save(fig, stem.with_suffix(".svg"), dpi)
+    return png
 
 
 # --- 1, 2: the function and its derivative --------------------------------------------------------------------
@@ -92,10 +110,10 @@ def sigmoid_figure(threshold: float):
         x = np.linspace(-10, 10, 801)
         edge = vanishing_edge(threshold)
         for side in (-1, 1):
-            ax.axvspan(side * edge, side * 10, color=VANISHING_RED, alpha=0.13, lw=0)
+            ax.axvspan(side * edge, side * 10, color=VANISHING_RED, alpha=VANISHING_ALPHA, lw=0)
         ax.plot(x, F.sigmoid(x), color=OKABE_ITO[0], lw=2.2, label="σ(x) = 1 / (1 + e^(−x))")
-        ax.plot(x, F.sigmoid_grad(x), color=OKABE_ITO[6], lw=2.2, ls="--", label="σ'(x) = σ(x)(1 − σ(x))")
-        ax.plot([0], [0.25], "o", color=OKABE_ITO[6], ms=6)
+        ax.plot(x, F.sigmoid_grad(x), color=OKABE_ITO[5], lw=2.2, ls="--", label="σ'(x) = σ(x)(1 − σ(x))")
+        ax.plot([0], [0.25], "o", color=OKABE_ITO[5], ms=6)
         ax.annotate(
             "σ'(0) = 1/4: the most a sigmoid\nlayer passes back",
             (0, 0.25),
@@ -108,7 +126,7 @@ def sigmoid_figure(threshold: float):
             -9.7,
             0.85,
             f"vanishing region\nσ'(x) < {threshold:g}\n|x| > {edge:.2f}",
-            color=VANISHING_RED,
+            color=VANISHING_RED_TEXT,
             fontsize=9,
             va="top",
         )
@@ -141,7 +159,7 @@ def derivatives_figure(threshold: float):
         ax.text(-5.9, 0.27, "1/4", fontsize=9, color="0.3")
         edge = vanishing_edge(threshold)
         for side in (-1, 1):
-            ax.axvspan(side * edge, side * 6, color=VANISHING_RED, alpha=0.10, lw=0)
+            ax.axvspan(side * edge, side * 6, color=VANISHING_RED, alpha=VANISHING_ALPHA, lw=0)
         ax.set(
             xlim=(-6, 6),
             ylim=(-0.03, 1.12),
@@ -156,9 +174,10 @@ def derivatives_figure(threshold: float):
 # --- 3: decision boundaries -----------------------------------------------------------------------------------
 
 
-def boundary_figure(panels: Sequence[dict]):
+def boundary_figure(panels: Sequence[dict], resolution: int = 200):
     """Probability maps of fitted classifiers. Each panel: ``{"row", "col", "model", "dataset", "estimator",
-    "X_train", "y_train", "X_test", "y_test", "accuracy"}``; rows are models, columns data sets."""
+    "X_train", "y_train", "X_test", "y_test", "accuracy"}``; rows are models, columns data sets. The map is
+    evaluated on a ``resolution`` × ``resolution`` grid."""
     rows = sorted({p["row"] for p in panels})
     cols = sorted({p["col"] for p in panels})
     with styled():
@@ -169,9 +188,19 @@ def boundary_figure(panels: Sequence[dict]):
             ax = axes[rows.index(p["row"]), cols.index(p["col"])]
             X = np.vstack([p["X_train"], p["X_test"]])
             lo, hi = X.min(axis=0) - 0.5, X.max(axis=0) + 0.5
-            gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], 200), np.linspace(lo[1], hi[1], 200))
+            gx, gy = np.meshgrid(np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution))
             proba = p["estimator"].predict_proba(np.column_stack([gx.ravel(), gy.ravel()]))[:, 1].reshape(gx.shape)
-            image = ax.pcolormesh(gx, gy, proba, cmap="PuOr_r", vmin=0, vmax=1, shading="auto", rasterized=True)
+            # A regular grid: an image (one raster) rather than a mesh of quadrilaterals, much cheaper to draw.
+            image = ax.imshow(
+                proba,
+                origin="lower",
+                extent=(lo[0], hi[0], lo[1], hi[1]),
+                aspect="auto",
+                cmap="PuOr_r",
+                vmin=0,
+                vmax=1,
+                interpolation="bilinear",
+            )
             ax.contour(gx, gy, proba, levels=[0.5], colors="k", linewidths=1.2)
             for label, marker, colour in ((0, "o", "#FFFFFF"), (1, "^", "#000000")):
                 pts = p["X_test"][p["y_test"] == label]
@@ -249,72 +278,71 @@ def _label(record: dict) -> str:
 # --- 5: saturation --------------------------------------------------------------------------------------------
 
 
-def saturation_figure(runs: Sequence[dict], threshold: float):
-    """Top: heatmaps over (checkpoint, layer) of the fraction of units with σ' < threshold, one per run (e.g.
-    sigmoid with and without batch norm). Bottom: the top hidden layer's mean activation over training, with the
-    bands where σ' at the mean is below half its maximum."""
-    from .analysis import HALF_GRADIENT_MEAN
+def saturation_figure(records: Sequence[dict]):
+    """Glorot & Bengio's Figure 2, per configuration: each hidden layer's mean activation over training (line)
+    and its 2nd–98th percentile band, seeds averaged; the saturating band (slope below half its maximum) shaded.
+    Bottom: the fraction of the top hidden layer's unit·sample pairs in that band, one line per configuration."""
+    from .analysis import HALF_GRADIENT_MEAN, layer_traces
 
-    grids, all_steps = [], []
-    for run in runs:
-        steps = sorted({r["step"] for r in run["layers"]})
-        grid = np.full((run["config"]["depth"], len(steps)), np.nan)
-        for r in run["layers"]:
-            if r["activation"] != "output" and r["saturation"] is not None:
-                grid[r["layer"], steps.index(r["step"])] = r["saturation"]
-        grids.append(grid)
-        all_steps.append(steps)
-    # An all-zero map on a 0–1 scale reads as an empty panel: scale to the data, but never below 5%.
-    vmax = max(0.05, float(np.nanmax([np.nanmax(g) if np.isfinite(g).any() else 0 for g in grids])))
+    groups: dict[str, list[dict]] = {}
+    for r in records:
+        if r["status"] == "ok" and r["config"]["depth"] >= 2:
+            groups.setdefault(_label(r), []).append(r)
     with styled():
-        fig = _figure(figsize=(max(9.0, 4.4 * len(runs) + 1.2), 7.6))
-        top, bottom = fig.subfigures(2, 1, height_ratios=(1.1, 1))
-        axes = top.subplots(1, len(runs), squeeze=False)[0]
-        image = None
-        for ax, run, grid, steps in zip(axes, runs, grids, all_steps, strict=True):
-            depth = grid.shape[0]
-            image = ax.imshow(
-                grid, origin="lower", aspect="auto", cmap="viridis", vmin=0, vmax=vmax, interpolation="nearest"
-            )
-            ax.set_xticks(range(len(steps)))
-            ax.set_xticklabels(
-                [str(s) if k % 2 == 0 or k == len(steps) - 1 else "" for k, s in enumerate(steps)], rotation=60
-            )
-            ticks = _layer_ticks(depth)
-            ax.set_yticks([t - 1 for t in ticks], [str(t) for t in ticks])
-            ax.grid(False)
+        fig = _figure(figsize=(max(9.0, 3.6 * len(groups)), 6.6))
+        top, bottom = fig.subfigures(2, 1, height_ratios=(1.35, 1))
+        axes = top.subplots(1, len(groups), squeeze=False)[0]
+        traces = {}
+        for ax, (label, runs) in zip(axes, groups.items(), strict=True):
+            t = traces[label] = layer_traces(runs)
+            tanh = runs[0]["config"]["architecture"]["activation"] == "tanh"
+            # Where the slope is below half its maximum: σ ∉ [0.146, 0.854]; |tanh| > 1/√2.
+            edge, low = (1 / math.sqrt(2), -1.0) if tanh else (1 - HALF_GRADIENT_MEAN, 0.0)
+            ax.axhspan(low, -edge if tanh else HALF_GRADIENT_MEAN, color=VANISHING_RED, alpha=VANISHING_ALPHA, lw=0)
+            ax.axhspan(edge, 1, color=VANISHING_RED, alpha=VANISHING_ALPHA, lw=0)
+            depth = t["act_mean"].shape[1]
+            for layer in range(depth):
+                # The top layer in black: it is the one the claim is about.
+                colour = "#000000" if layer == depth - 1 else OKABE_ITO[layer % (len(OKABE_ITO) - 1)]
+                dash = DASHES[layer % len(DASHES)]
+                steps, p02, p98 = t["steps"], t["act_p02"][:, layer], t["act_p98"][:, layer]
+                ax.fill_between(steps, p02, p98, color=colour, alpha=0.08, lw=0)
+                for edge_line in (p02, p98):
+                    ax.plot(steps, edge_line, color=colour, ls=dash, lw=0.7)
+                ax.plot(steps, t["act_mean"][:, layer], color=colour, ls=dash, lw=2.0, label=f"layer {layer + 1}")
+            accuracy = np.mean([r["final"]["test_accuracy"] for r in runs])
             ax.set(
-                xlabel="optimiser step (log-spaced checkpoints)",
-                ylabel="hidden layer",
-                title=f"{_label(run)}, {depth} hidden layers\nfraction of units with σ' < {threshold:g} "
-                f"(max {np.nanmax(grid):.1%})",
+                xlim=(0, t["steps"][-1]),
+                ylim=(low, 1),
+                xlabel="optimiser step",
+                title=f"{label}\n{runs[0]['config']['depth']} hidden layers, test accuracy {accuracy:.3f}",
             )
-        top.colorbar(image, ax=axes, shrink=0.9, label="fraction in the vanishing region")
+            ax.set_ylabel("tanh(z)" if tanh else "σ(z)")
+        handles, names = axes[0].get_legend_handles_labels()
+        top.legend(
+            handles,
+            names,
+            title="hidden layer: mean (thick) and 2–98% band (thin)",
+            loc="outside lower center",
+            ncols=len(names),
+            fontsize=8.5,
+            title_fontsize=8.5,
+        )
+        top.suptitle(
+            "Activations of each hidden layer over training (shaded red: slope below half its maximum)", fontsize=10.5
+        )
 
         ax = bottom.subplots()
-        ax.axhspan(0, HALF_GRADIENT_MEAN, color=VANISHING_RED, alpha=0.12, lw=0)
-        ax.axhspan(
-            1 - HALF_GRADIENT_MEAN, 1, color=VANISHING_RED, alpha=0.12, lw=0, label="σ'(mean) < half its maximum"
-        )
-        for i, run in enumerate(runs):
-            top_layer = run["config"]["depth"] - 1
-            rows = sorted((r for r in run["layers"] if r["layer"] == top_layer), key=lambda r: r["step"])
-            ax.plot(
-                [r["step"] + 1 for r in rows],
-                [r["act_mean"] for r in rows],
-                lw=1.8,
-                ms=4,
-                label=f"{_label(run)}: top hidden layer",
-                **style(i),
-            )
-        ax.set_xscale("log")
+        for i, (label, t) in enumerate(traces.items()):
+            ax.plot(t["steps"], t["half_slope"][:, -1], lw=1.8, ms=4, label=label, **style(i))
         ax.set(
-            ylim=(0, 1),
-            xlabel="optimiser step + 1",
-            ylabel="mean activation σ(z)",
-            title="Mean activation of the top hidden layer over training (Glorot & Bengio's measurement)",
+            ylim=(-0.02, 1.02),
+            xlabel="optimiser step",
+            ylabel="fraction of units",
+            title="Top hidden layer: fraction of unit·sample pairs with slope below half its maximum "
+            "(σ' < 1/8, tanh' < 1/2)",
         )
-        ax.legend(loc="best", framealpha=0.95)
+        ax.legend(loc="center right", framealpha=0.95)
     return fig
 
 

@@ -90,12 +90,14 @@ def boundary_panels(seed: int = 0, n_samples: int = 400) -> list[dict]:
     return panels
 
 
-def tidy_tables(records: list[dict]) -> dict[str, list[dict]]:
-    """One row per run × layer × step (``layers``), per run × epoch (``curves``), per run (``runs``)."""
+def tidy_tables(experiments: dict[str, list[dict]]) -> dict[str, list[dict]]:
+    """One row per run × layer × step (``layers``), per run × epoch (``curves``), per run (``runs``), from the
+    records of each experiment (keyed by the experiment's name)."""
     layers, curves, runs = [], [], []
-    for r in records:
+    for name, r in ((name, r) for name, records in experiments.items() for r in records):
         c = r["config"]
         key = {
+            "experiment": name,
             "run_id": r["run_id"],
             "activation": c["architecture"]["activation"],
             "batchnorm": c["architecture"]["batchnorm"],
@@ -156,48 +158,42 @@ def write_tables(out: Path, tables: dict[str, list[dict]]) -> list[Path]:
 # --- figures --------------------------------------------------------------------------------------------------
 
 
-def make_figures(experiment: Experiment, records: list[dict], panels: list[dict] | None, out: Path) -> dict[str, Path]:
-    """Draw every figure the data allow; write PNG and SVG under ``out/figures``; return the PNG paths."""
+def make_figures(
+    experiment: Experiment,
+    records: list[dict],
+    panels: list[dict] | None,
+    out: Path,
+    saturation: list[dict] | None = None,
+    dpi: int = figs.DPI,
+    boundary_resolution: int = 200,
+) -> dict[str, Path]:
+    """Draw every figure the data allow; write PNG and SVG under ``out/figures``; return the PNG paths.
+
+    Figure 5 shows ``saturation`` (the runs of the saturation experiment), or the sweep's own runs at depth ≥ 2
+    without batch norm when there is none.
+    """
     labels = [a.label for a in experiment.architectures]
     ok = [r for r in records if r["status"] == "ok"]
     deepest = max(experiment.depths)
-    drawn = {
-        "sigmoid": figs.sigmoid_figure(experiment.threshold),
-        "derivatives": figs.derivatives_figure(experiment.threshold),
+    drawers = {
+        "sigmoid": lambda: figs.sigmoid_figure(experiment.threshold),
+        "derivatives": lambda: figs.derivatives_figure(experiment.threshold),
     }
     if panels:
-        drawn["boundaries"] = figs.boundary_figure(panels)
+        drawers["boundaries"] = lambda: figs.boundary_figure(panels, boundary_resolution)
     if ok:
         chance = float(np.mean([r["final"]["chance_accuracy"] for r in ok]))
-        drawn["gradient_flow"] = figs.gradient_flow_figure(ok, deepest, labels)
-        drawn["training"] = figs.training_figure(ok, labels, experiment.depths, chance)
-        sat = _saturation_runs(ok, deepest)
-        if sat:
-            drawn["saturation"] = figs.saturation_figure(sat, experiment.threshold)
-    paths = {}
-    for key, fig in drawn.items():
-        stem = out / "figures" / FIGURES[key]
-        paths[key] = figs.save(fig, stem.with_suffix(".png"))
-        figs.save(fig, stem.with_suffix(".svg"))
-    return paths
-
-
-def _saturation_runs(records: list[dict], depth: int) -> list[dict]:
-    """First seed at ``depth`` of sigmoid without and with batch norm (standard init preferred)."""
-    chosen = []
-    for bn in (False, True):
-        runs = [
-            r
-            for r in records
-            if r["config"]["depth"] == depth
-            and r["config"]["architecture"]["activation"] == "sigmoid"
-            and r["config"]["architecture"]["batchnorm"] == bn
-        ]
-        if runs:
-            chosen.append(
-                min(runs, key=lambda r: (r["config"]["architecture"]["init"] != "standard", r["config"]["seed"]))
-            )
-    return chosen
+        drawers["gradient_flow"] = lambda: figs.gradient_flow_figure(ok, deepest, labels)
+        drawers["training"] = lambda: figs.training_figure(ok, labels, experiment.depths, chance)
+    sat = [
+        r
+        for r in (ok if saturation is None else saturation)
+        if r["status"] == "ok" and r["config"]["depth"] >= 2 and not r["config"]["architecture"]["batchnorm"]
+    ]
+    if sat:
+        drawers["saturation"] = lambda: figs.saturation_figure(sat)
+    # One figure at a time: drawn, written, released.
+    return {key: figs.save_png_and_svg(draw(), out / "figures" / FIGURES[key], dpi) for key, draw in drawers.items()}
 
 
 # --- the document ---------------------------------------------------------------------------------------------
@@ -216,6 +212,7 @@ def document(
     panels: list[dict] | None,
     figures: dict[str, Path],
     elapsed: float | None,
+    saturation: Experiment | None = None,
 ) -> list[tuple]:
     """The report as a list of blocks: ("h2", text), ("p", text), ("table", header, rows), ("figure", key,
     caption), ("derivations",), ("verdict", word, claim, evidence),
@@ -229,7 +226,9 @@ def document(
         (
             "p",
             f"This report was generated by sigmoidlab from {len(ok)} training runs of its own "
-            f"{experiment.name} ({len(failed)} failed). Every number in it was computed, not copied.",
+            f"{experiment.name} ({len(failed)} failed)"
+            + (" and of a separate saturation experiment" if saturation is not None else "")
+            + ". Every number in it was computed, not copied.",
         )
     )
 
@@ -401,12 +400,39 @@ def document(
 
     verdicts = {h["id"]: h for h in analysis["hypotheses"]}
     doc.append(("h2", SECTIONS[7]))
+    if saturation is not None:
+        s = saturation
+        doc.append(
+            (
+                "p",
+                "Glorot & Bengio (2010, their Figure 2) followed the mean and spread of each hidden layer's "
+                "activations while a 4-layer sigmoid network with the standard init U[−1/√n, 1/√n] learned with "
+                "plain SGD, and saw the top hidden layer sink towards 0 early, while the layers below stayed near "
+                "1/2. Its output then carries almost no signal and its slope is small, so little gradient "
+                "reaches the layers below. A separate experiment repeats that measurement, scaled down: "
+                f"{len(s.architectures)} architectures ({'; '.join(a.label for a in s.architectures)}) × depth "
+                f"{', '.join(map(str, s.depths))} × {len(s.seeds)} seed(s); {s.width} units per hidden layer; "
+                f"data set {s.dataset} (64 pixels, digits 0–4 against 5–9, standardised, {s.test_fraction:.0%} "
+                f"held out); plain SGD (no momentum, as they used) with learning rate {s.lr:g} on mini-batches of "
+                f"{s.batch_size} (their size) for {s.epochs} epochs; activations on a fixed probe of "
+                f"{s.probe_size} training images. Why this setting: on the depth sweep's 2-D moons the first "
+                "layer's features are informative from the start, and momentum SGD at a small rate barely moved "
+                "the top layer (its mean stayed near 1/2), so that sweep cannot show the effect; pixels seen "
+                "through random weights are closer to their image tasks. The rate was chosen among 0.1, 0.3, 0.5 "
+                "and 1 while designing this experiment (those trials are not part of this report): at 0.1 the top "
+                "layer drifts the same way but too slowly for a few thousand steps; 0.3 is the smallest of these "
+                "at which it reaches the saturating band within them. Their runs were much longer, with rates "
+                "tuned for the final error.",
+            )
+        )
     if "saturation" in figures:
         doc.append(
             (
                 "figure",
                 "saturation",
-                f"Figure 5. Per layer over training: fraction of units with σ' < {t:g}, and mean activation.",
+                "Figure 5. Mean activation of each hidden layer over training with its 2nd–98th percentile band "
+                "(seeds averaged), one panel per configuration; below, the fraction of the top hidden layer's "
+                "units whose slope is below half its maximum.",
             )
         )
     doc.append(_verdict_block(verdicts["saturation"]))
@@ -437,8 +463,7 @@ def document(
 
 
 def _verdict_block(h: dict) -> tuple:
-    word = {True: "Supported", False: "Not supported", None: "Not tested"}[h["supported"]]
-    return ("verdict", word, h["claim"], h["evidence"])
+    return ("verdict", h["verdict"].capitalize(), h["claim"], h["evidence"])
 
 
 # --- renderers ------------------------------------------------------------------------------------------------
@@ -482,7 +507,8 @@ table{border-collapse:collapse;margin:1rem 0;font-size:.9rem}th,td{border:1px so
 text-align:right}th{background:#eee}td:first-child,th:first-child{text-align:left}
 figure{margin:1.2rem 0}figure img{max-width:100%;height:auto}figcaption{font-size:.9rem;color:#333}
 pre{background:#f4f4f4;padding:.8rem;overflow-x:auto}.verdict{border-left:4px solid #0072B2;padding:.3rem .8rem;
-margin:1rem 0;background:#f7f9fc}.verdict.no{border-color:#D55E00}.step{margin:.3rem 0 .3rem 1.5rem}
+margin:1rem 0;background:#f7f9fc}.verdict.partly{border-color:#E69F00}.verdict.no{border-color:#000}
+.step{margin:.3rem 0 .3rem 1.5rem}
 math{font-size:1.1rem}
 @media print{body{max-width:none}figure{break-inside:avoid}}
 """
@@ -529,7 +555,7 @@ def to_html(doc: list[tuple], figures: dict[str, Path]) -> str:
                 )
                 parts.append(f"<h3>{esc(d.title)}</h3>{_mathml(d.lhs)}{steps}")
         elif kind == "verdict":
-            cls = "verdict" if block[1] == "Supported" else "verdict no"
+            cls = {"Supported": "verdict", "Partly supported": "verdict partly"}.get(block[1], "verdict no")
             parts.append(
                 f'<div class="{cls}"><p><strong>{esc(block[1])}.</strong> <em>{esc(block[2])}</em></p>'
                 f"<p>{esc(block[3])}</p></div>"
@@ -549,22 +575,30 @@ def build_report(
     out: str | os.PathLike,
     *,
     panels: list[dict] | None = None,
+    saturation: tuple[Experiment, list[dict]] | None = None,
     elapsed: float | None = None,
+    dpi: int = figs.DPI,
+    boundary_resolution: int = 200,
 ) -> dict:
-    """Analyse ``records``, draw the figures, write tidy tables, report.md, report.html and results.json."""
+    """Analyse ``records`` (and the saturation experiment's, if given), draw the figures, write tidy tables,
+    report.md, report.html and results.json. ``dpi`` and ``boundary_resolution`` set the PNGs' detail."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    analysis = analyse(records)
-    figures = make_figures(experiment, records, panels, out)
-    write_tables(out, tidy_tables(records))
-    doc = document(experiment, records, analysis, panels, figures, elapsed)
+    sat_experiment, sat_records = saturation if saturation is not None else (None, None)
+    analysis = analyse(records, sat_records)
+    figures = make_figures(experiment, records, panels, out, sat_records, dpi, boundary_resolution)
+    experiments = {experiment.name: records, **({sat_experiment.name: sat_records} if sat_experiment else {})}
+    tables = tidy_tables(experiments)
+    write_tables(out, tables)
+    doc = document(experiment, records, analysis, panels, figures, elapsed, sat_experiment)
     _atomic(out / "report.md", lambda tmp: Path(tmp).write_text(to_markdown(doc, figures, out), encoding="utf-8"))
     _atomic(out / "report.html", lambda tmp: Path(tmp).write_text(to_html(doc, figures), encoding="utf-8"))
     results = {
         "experiment": experiment.to_dict(),
+        "saturation_experiment": sat_experiment.to_dict() if sat_experiment else None,
         "analysis": analysis,
         "boundaries": [{k: p[k] for k in ("model", "dataset", "accuracy")} for p in panels or []],
-        "runs": tidy_tables(records)["runs"],
+        "runs": tables["runs"],
         "figures": {k: str(v.relative_to(out)) for k, v in figures.items()},
         "elapsed_seconds": elapsed,
     }
@@ -587,14 +621,29 @@ def run(
     experiment: Experiment,
     out: str | os.PathLike,
     *,
+    saturation: Experiment | None = None,
     boundaries: bool = True,
     workers: int | None = None,
     scheduler: str | None = None,
     resume: bool = True,
     progress: bool = True,
+    dpi: int = figs.DPI,
+    boundary_resolution: int = 200,
 ) -> dict:
-    """Run the sweep (resuming), fit the boundary examples, and write the report: what ``demo`` and ``vanish`` do."""
+    """Run the sweep and the saturation experiment (resuming), fit the boundary examples, and write the report:
+    what ``demo`` and ``vanish`` do."""
     started = time.perf_counter()
-    records = run_experiment(experiment, out, workers=workers, scheduler=scheduler, resume=resume, progress=progress)
+    kwargs = {"workers": workers, "scheduler": scheduler, "resume": resume, "progress": progress}
+    records = run_experiment(experiment, out, **kwargs)
+    sat = (saturation, run_experiment(saturation, out, **kwargs)) if saturation is not None else None
     panels = boundary_panels() if boundaries else None
-    return build_report(experiment, records, out, panels=panels, elapsed=time.perf_counter() - started)
+    return build_report(
+        experiment,
+        records,
+        out,
+        panels=panels,
+        saturation=sat,
+        elapsed=time.perf_counter() - started,
+        dpi=dpi,
+        boundary_resolution=boundary_resolution,
+    )

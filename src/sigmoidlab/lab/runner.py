@@ -69,9 +69,11 @@ def build_model(config: RunConfig, n_features: int = 2) -> nn.Sequential:
 
 
 def checkpoint_steps(total_steps: int, count: int) -> list[int]:
-    """0 (initialisation) and ``count`` steps spaced geometrically up to ``total_steps`` (early training is
-    where saturation sets in, so it gets the most checkpoints)."""
-    steps = np.unique(np.round(np.geomspace(1, total_steps, count)).astype(int))
+    """0 (initialisation) and about ``count`` steps up to ``total_steps``: half spaced geometrically (early
+    training is where saturation sets in) and half evenly (so that a plot against steps is covered to the end)."""
+    geometric = np.geomspace(1, total_steps, -(-count // 2))
+    even = np.linspace(0, total_steps, count // 2 + 1)[1:]
+    steps = np.unique(np.round(np.concatenate([geometric, even])).astype(int))
     return [0, *steps.tolist()]
 
 
