@@ -39,7 +39,7 @@ ArrayLike = Any
 #: σ'(x) below this counts as the vanishing-gradient region: |x| ≳ 4.6, where one sigmoid layer passes back
 #: less than 4% of the largest share (1/4) it can. Used by ``eval``, the plots, the lab and the playground.
 VANISHING_THRESHOLD = 0.01
-_NUMPY_INPUT = (np.ndarray, np.generic, int, float, bool, list, tuple)
+_NUMPY_INPUT = (np.ndarray, np.generic, int, float, complex, bool, str, list, tuple)  # complex, str: a clear TypeError
 
 
 def _result_dtype(name: str, dtype: np.dtype) -> np.dtype:
