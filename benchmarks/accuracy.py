@@ -40,6 +40,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Sequence
@@ -537,7 +538,7 @@ _TITLES = {
 _NOTES = (
     "ULP = spacing of the result's dtype at the exact value (subnormal spacing included), measured against the "
     'unrounded mpmath value. CR: correctly rounded on every input. "flushed to 0": the result is 0 although the '
-    "true value is at least half the smallest subnormal. scipy.special returns float64 for float16 and bfloat16 "
+    "true value is more than half the smallest subnormal. scipy.special returns float64 for float16 and bfloat16 "
     "input, so it is measured in float64 there. The derivatives of scipy.special are the backprop forms computed "
     "from its output y = expit(x): y·(1−y) and y·(1−y)·(1−2y); torch's are its autograd (y·(1−y) internally)."
 )
@@ -587,7 +588,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error(f"--kernel {args.kernel}: {exc}")
 
     report = measure(args.points, args.workers)
-    console = Console()
+    console = Console(width=max(150, shutil.get_terminal_size().columns))  # the tables are wide
     for set_name, title in _TITLES.items():
         table = Table(title=title.format(points=args.points), title_justify="left")
         for column in ["function", "implementation", *DTYPES]:

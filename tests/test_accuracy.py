@@ -199,10 +199,18 @@ def test_special_values_are_exact(name, x, expected, dtype, on_every_path):
         assert np.array_equal(got.astype(np.float64), want.astype(np.float64), equal_nan=True), f"[{path}] {got}"
 
 
-def test_second_derivative_keeps_the_sign_of_zero_like_an_odd_function(on_every_path):
-    # σ''(x) = −σ'(x)·tanh(x/2) is negative for x > 0: σ''(+0) = −0 and σ''(−0) = +0.
-    for path, got in on_every_path(lambda: sl.sigmoid_second_grad(np.array([0.0, -0.0]))).items():
-        assert np.signbit(got).tolist() == [True, False], path
+@pytest.mark.parametrize(
+    ("name", "x", "negative"),
+    [
+        # σ''(x) = −σ'(x)·tanh(x/2) is odd and negative for x > 0: σ''(+0) = −0 and σ''(−0) = +0.
+        ("sigmoid_second_grad", [0.0, -0.0, 5e-324, -5e-324, 1e300, -1e300], [True, False, True, False, True, False]),
+        ("log_sigmoid", [np.inf, 1e300], [True, True]),  # log σ < 0 underflows to −0
+        ("softplus", [-np.inf, -1e300], [False, False]),
+    ],
+)
+def test_zeros_carry_the_sign_of_the_function(name, x, negative, on_every_path):
+    for path, got in on_every_path(lambda: getattr(sl, name)(np.array(x))).items():
+        assert (got == 0).all() and np.signbit(got).tolist() == negative, (path, got)
 
 
 @pytest.mark.parametrize(

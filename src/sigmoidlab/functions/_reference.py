@@ -51,12 +51,22 @@ def round_to(y: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 
 def _exp_neg_abs(x, xp):
-    """exp(−|x|), in (0, 1]: the one exponential every stable formula below is built on."""
-    return xp.exp(-xp.abs(x))
+    """exp(−|x|), in (0, 1]: the one exponential every stable formula below is built on.
+
+    Written with ``where`` rather than ``abs``, and the parts below take the same x ≥ 0 branch at 0, so that
+    autograd (torch) differentiates one smooth branch at x = 0: abs has derivative 0 there, which made
+    the gradient of sigmoid at 0 come out 0 instead of 1/4.
+    """
+    return xp.exp(xp.where(x >= 0, -x, x))
 
 
 def _positive_part(x, xp):
-    return xp.where(x > 0, x, xp.zeros_like(x))
+    return xp.where(x >= 0, x, xp.zeros_like(x))
+
+
+def _negative_part(x, xp):
+    # min(x, 0) as −0 for x ≥ 0, so that log σ(x), which is negative, underflows to −0 for large x.
+    return xp.where(x >= 0, -xp.zeros_like(x), x)
 
 
 def _sigmoid_from_exp(x, e, xp):
@@ -93,7 +103,7 @@ def softplus(x, xp=np):
 
 def log_sigmoid(x, xp=np):
     # log σ(x) = −softplus(−x) = −max(−x, 0) − log1p(exp(−|x|)).
-    return -_positive_part(-x, xp) - xp.log1p(_exp_neg_abs(x, xp))
+    return _negative_part(x, xp) - xp.log1p(_exp_neg_abs(x, xp))
 
 
 def logit(p, xp=np):
@@ -120,7 +130,7 @@ def bce_with_logits(z, t, pos_weight=None, xp=np):
     e = _exp_neg_abs(z, xp)
     log1p_e = xp.log1p(e)
     softplus_pos = _positive_part(z, xp) + log1p_e
-    softplus_neg = _positive_part(-z, xp) + log1p_e
+    softplus_neg = log1p_e - _negative_part(z, xp)
     sigma_pos = _sigmoid_from_exp(z, e, xp)
     sigma_neg = _sigmoid_from_exp(-z, e, xp)
     w_pos = t if pos_weight is None else pos_weight * t
