@@ -3,7 +3,7 @@ vanishing-gradient problem, measured and shown.
 
 >>> import sigmoidlab as sl
 >>> float(sl.sigmoid(2.0)), float(sl.sigmoid_grad(2.0))
-(0.8807970779778823, 0.10499358540350652)
+(0.8807970779778824, 0.10499358540350652)
 """
 
 from .functions import (

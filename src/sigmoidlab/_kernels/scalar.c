@@ -74,10 +74,18 @@ static inline double s_xorsign(double a, double s)
 #define GETEXP(w) s_getexp(w)
 #define MANT(w) s_mant(w)
 #define XORSIGN(a, s) s_xorsign((a), (s))
+#define FNMA(a, b, c) fma(-(a), (b), (c))
+#define FMS(a, b, c) fma((a), (b), -(c))
+#define NABS(a) (-fabs(a))
+#define NGE(a, b) (!((a) >= (b)))
+#define ANY(m) (m)
+#define SEL_SIGN(s, a, b) (signbit(s) ? (a) : (b))
+#define POW2_BITS(w) bits_to_d(d_to_bits(w) << 52)
+#define TOWARD0(a) bits_to_d(d_to_bits(a) - 1)
 
 #include "math_impl.h"
 
-#define DEF_UNARY(name, fn)                                                         \
+#define DEF_UNARY(name, fn, fn32)                                                   \
     static void name##_f64(const double *x, double *y, ptrdiff_t n, int stream)     \
     {                                                                               \
         (void)stream;                                                               \
@@ -86,15 +94,15 @@ static inline double s_xorsign(double a, double s)
     static void name##_f32(const float *x, float *y, ptrdiff_t n, int stream)       \
     {                                                                               \
         (void)stream;                                                               \
-        for (ptrdiff_t i = 0; i < n; i++) y[i] = (float)fn((double)x[i]);           \
+        for (ptrdiff_t i = 0; i < n; i++) y[i] = (float)fn32((double)x[i]);         \
     }
 
-DEF_UNARY(sigmoid, k_sigmoid)
-DEF_UNARY(sigmoid_grad, k_sigmoid_grad)
-DEF_UNARY(sigmoid_second_grad, k_sigmoid_second_grad)
-DEF_UNARY(log_sigmoid, k_log_sigmoid)
-DEF_UNARY(softplus, k_softplus)
-DEF_UNARY(logit, k_logit)
+DEF_UNARY(sigmoid, k_sigmoid, k32_sigmoid)
+DEF_UNARY(sigmoid_grad, k_sigmoid_grad, k32_sigmoid_grad)
+DEF_UNARY(sigmoid_second_grad, k_sigmoid_second_grad, k_sigmoid_second_grad)
+DEF_UNARY(log_sigmoid, k_log_sigmoid, k_log_sigmoid)
+DEF_UNARY(softplus, k_softplus, k_softplus)
+DEF_UNARY(logit, k_logit, k_logit)
 
 static void sg_f64(const double *x, double *y, double *g, ptrdiff_t n, int stream)
 {
@@ -107,7 +115,7 @@ static void sg_f32(const float *x, float *y, float *g, ptrdiff_t n, int stream)
     (void)stream;
     for (ptrdiff_t i = 0; i < n; i++) {
         double a, b;
-        k_sigmoid_and_grad((double)x[i], &a, &b);
+        k32_sigmoid_and_grad((double)x[i], &a, &b);
         y[i] = (float)a;
         g[i] = (float)b;
     }

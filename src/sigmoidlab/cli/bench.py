@@ -181,7 +181,16 @@ def measure(op: str, dtype: str, n: int, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
+def _load_average() -> list[float] | None:
+    """1/5/15-minute load averages: other work on the machine makes absolute times unreliable (ratios less so)."""
+    try:
+        return [round(v, 2) for v in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
 def run(sizes: list[int], dtypes: list[str], repeats: int, progress: Callable[[str], None] | None = None) -> dict:
+    load_before = _load_average()
     results = []
     for op in OPS:
         for dtype in dtypes:
@@ -189,8 +198,10 @@ def run(sizes: list[int], dtypes: list[str], repeats: int, progress: Callable[[s
                 if progress:
                     progress(f"{op} {dtype} n={n:,}")
                 results += measure(op, dtype, n, repeats)
+    machine = machine_info()
+    machine["load_average"] = {"before": load_before, "after": _load_average()}
     return {
-        "machine": machine_info(),
+        "machine": machine,
         "config": {"sizes": sizes, "dtypes": dtypes, "repeats": repeats, "ops": list(OPS)},
         "results": results,
     }
@@ -234,11 +245,15 @@ def summary(data: dict) -> list[str]:
 def to_markdown(data: dict) -> str:
     m = data["machine"]
     flags = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in m["flags"].items())
+    load = m.get("load_average") or {}
     out = [
         "# sigmoidlab kernel benchmark",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores ({flags}); sigmoidlab kernel `{m['kernel']}`, "
         f"{m['threads']} threads; NumPy {m['numpy']}" + (f", torch {m['torch']}" if "torch" in m else "") + ".",
+        "",
+        f"Load average (1/5/15 min) before the run {load.get('before')}, after {load.get('after')}: "
+        "other work on the machine slows absolute times; the ratios, measured interleaved, are what counts.",
         "",
         f"Median of {data['config']['repeats']} interleaved repetitions after 2 warm-up rounds, outputs "
         "preallocated. Roofline = `np.copyto` time scaled to the op's traffic (1 read + 1 write for σ and σ', "
@@ -320,6 +335,8 @@ def bench_command(
     print_table(data)
     if out is not None:
         out.mkdir(parents=True, exist_ok=True)
-        (out / "kernels.md").write_text(to_markdown(data))
-        (out / "kernels.json").write_text(json.dumps(data, indent=2))
+        for name, text in (("kernels.md", to_markdown(data)), ("kernels.json", json.dumps(data, indent=2))):
+            tmp = out / f".{name}.tmp"  # no half-written result if the run is interrupted
+            tmp.write_text(text)
+            os.replace(tmp, out / name)
         console.print(f"wrote {out / 'kernels.md'} and {out / 'kernels.json'}")

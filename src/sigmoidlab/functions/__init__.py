@@ -227,7 +227,8 @@ def sigmoid_and_grad(x: ArrayLike, /, out: tuple[np.ndarray, np.ndarray] | None 
 
     Both come from the same exponential e = exp(−|x|) (σ = 1/(1+e) or e/(1+e), σ' = e/(1+e)²), so the pair
     costs one read of x and two writes. Same accuracy and dtype rules as :func:`sigmoid` and
-    :func:`sigmoid_grad`; ``out`` is an optional pair of arrays.
+    :func:`sigmoid_grad`; ``out`` is an optional pair of arrays. The single pass is for NumPy input; other
+    arrays (Dask, torch, ...) get ``(sigmoid(x), sigmoid_grad(x))``, two lazy/native calls with the same values.
 
     >>> sigmoid_and_grad(0.0)
     (np.float64(0.5), np.float64(0.25))
