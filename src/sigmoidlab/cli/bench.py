@@ -49,6 +49,7 @@ def machine_info() -> dict[str, Any]:
         "threads": k._ext.get_num_threads() if k._ext is not None else 1,
         "numpy": np.__version__,
         "python": platform.python_version(),
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
     }
     try:
         import torch
@@ -250,7 +251,9 @@ def to_markdown(data: dict) -> str:
         "# sigmoidlab kernel benchmark",
         "",
         f"Machine: {m['cpu']}, {m['cores']} cores ({flags}); sigmoidlab kernel `{m['kernel']}`, "
-        f"{m['threads']} threads; NumPy {m['numpy']}" + (f", torch {m['torch']}" if "torch" in m else "") + ".",
+        f"{m['threads']} threads; NumPy {m['numpy']}" + (f", torch {m['torch']}" if "torch" in m else "") + "; "
+        f"OMP_WAIT_POLICY={m.get('omp_wait_policy', 'default')} (idle OpenMP workers of torch sleep instead of "
+        "spinning on the cores the next implementation needs).",
         "",
         f"Load average (1/5/15 min) before the run {load.get('before')}, after {load.get('after')}: "
         "other work on the machine slows absolute times; the ratios, measured interleaved, are what counts.",
@@ -323,6 +326,10 @@ def bench_command(
     Ops: forward σ, σ' from x, and the fused pair (σ, σ'); the anchors compute σ' as y·(1 − y) after σ.
     Prints a table; with --out also writes Markdown and JSON.
     """
+    # PyTorch's OpenMP workers spin for a while after each parallel region (libgomp's default active wait),
+    # taking both cores from whatever the interleaved benchmark runs next: our pthreads ran up to 1.8x slower
+    # right after torch. PASSIVE lets idle workers sleep; it only takes effect if set before torch is imported.
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     size_list = _parse_sizes(sizes) if sizes else list(QUICK_SIZES if quick else DEFAULT_SIZES)
     dtype_list = [d.strip() for d in dtypes.split(",") if d.strip()]
     for d in dtype_list:
