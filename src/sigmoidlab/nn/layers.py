@@ -13,23 +13,9 @@ from typing import Any
 import numpy as np
 
 from ..functions import _reference as _ref
+from ..functions import sigmoid
 from . import init as _init
 from .parameter import Parameter, pack
-
-
-def _fast_sigmoid(x: np.ndarray) -> np.ndarray:
-    r"""σ(x) = 1/(1 + e^(−x)) in x's own dtype, in three NumPy calls (the training hot path).
-
-    Within 2 ULP of the exact ``sigmoidlab.sigmoid`` wherever σ(x) is a normal number. e^(−x) overflows to
-    inf only for x < −88.7 (float32) or x < −709.8 (float64), where σ(x) is below the smallest normal number;
-    there this returns 0 instead of the subnormal value. The public function is exact there too, but for
-    arrays of activations its cost is not this one's: the NumPy reference path takes ~40 ns per element, and
-    the compiled ufunc, measured on these 2-core machines, was on par at 64×16 and ~2× slower at 64×256.
-    """
-    with np.errstate(over="ignore"):
-        e = np.exp(-x)
-    e += 1
-    return np.reciprocal(e, out=e)
 
 
 class Layer:
@@ -106,9 +92,10 @@ class Sigmoid(Layer):
 
     Reusing y makes the derivative one subtraction and one multiplication, no exponential: the efficiency
     argument of backpropagation. The price is the tail. Once y rounds to 1, y·(1 − y) is exactly 0 although
-    σ'(x) = e^(−x)/(1+e^(−x))² is still far above the underflow threshold. With this layer's forward
-    (1 + e^(−x) rounds to 1) that happens for x ≳ 16.6 in float32 (true σ'(16.6) ≈ 6.2e−8) and x ≳ 36.7 in
-    float64 (true σ'(36.7) ≈ 1.2e−16); even with a correctly rounded σ it is x ≳ 17.3 and x ≳ 37.4. Before
+    σ'(x) = e^(−x)/(1+e^(−x))² is still far above the underflow threshold. The forward is the
+    exact ``sigmoidlab.sigmoid`` (the compiled ufunc, as fast as one NumPy call), so y is correctly rounded and
+    that happens for x ≳ 17.3 in float32 (true σ'(17.3) ≈ 3.1e−8) and x ≳ 37.4 in float64 (true σ'(37.4)
+    ≈ 5.7e−17). Before
     that, 1 − y takes only a few values (multiples of the spacing of floats below 1), so the relative error
     grows like ε·e^x.
     For x → −∞ the product stays accurate because y is tiny and
@@ -120,7 +107,7 @@ class Sigmoid(Layer):
     kind = "sigmoid"
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._y = _fast_sigmoid(x)
+        self._y = sigmoid(x)
         return self._y
 
     def backward(self, g: np.ndarray) -> np.ndarray:

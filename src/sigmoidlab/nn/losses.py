@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..functions import _reference as _ref
-from .layers import _fast_sigmoid
+from ..functions import sigmoid
 
 try:  # the compiled (loss, σ(z) − t) ufunc when the kernels are built; else the reference formula
     from ..functions._ufuncs import bce_with_logits as _bce_ufunc
@@ -68,7 +68,7 @@ class MSE:
 
     def forward(self, logits: np.ndarray, y: Any) -> float:
         t = _targets(logits, y, "MSE")
-        p = _fast_sigmoid(logits)
+        p = sigmoid(logits)
         diff = p - t
         self._grad = diff * _ref.sigmoid_grad_from_output(p) * logits.dtype.type(2 / logits.size)
         return float(np.mean(diff * diff))
