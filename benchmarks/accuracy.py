@@ -41,7 +41,6 @@ import math
 import os
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -53,6 +52,8 @@ import mpmath
 import numpy as np
 from mpmath import mp
 from scipy.special import expit
+
+from sigmoidlab._atomic import write_text
 
 GUARD_BITS = 64
 MAX_PREC = 6400
@@ -560,13 +561,6 @@ def to_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        f.write(text)
-    os.replace(tmp, path)
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -602,8 +596,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     console.print(*(problems or ["sigmoidlab meets the accuracy contract on every set and dtype."]), sep="\n")
 
     args.out.mkdir(parents=True, exist_ok=True)
-    _write_atomic(args.out / "accuracy.md", to_markdown(report))
-    _write_atomic(args.out / "accuracy.json", json.dumps(report, indent=2) + "\n")
+    write_text(args.out / "accuracy.md", to_markdown(report))
+    write_text(args.out / "accuracy.json", json.dumps(report, indent=2) + "\n")
     console.print(f"wrote {args.out / 'accuracy.md'} and {args.out / 'accuracy.json'} ({report['seconds']} s)")
     return 1 if problems else 0
 

@@ -20,7 +20,6 @@ import json
 import os
 import platform
 import statistics
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -31,6 +30,7 @@ from rich.table import Table
 from sklearn.datasets import make_moons
 
 from sigmoidlab import nn
+from sigmoidlab._atomic import write_text
 
 LR, BATCH = 1e-2, 64
 
@@ -158,17 +158,6 @@ def benchmark(name, X, y, hidden, epochs, reps, runners):
     }
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="small sizes, one repetition: a smoke run in seconds")
@@ -241,8 +230,8 @@ def main() -> None:
     console.print({k: {p: round(v, 1) for p, v in d.items()} for k, d in report["step_breakdown_us"].items()})
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
-    _write_atomic(out.with_suffix(".md"), "\n".join(md) + "\n")
-    _write_atomic(out.with_suffix(".json"), json.dumps(report, indent=2) + "\n")
+    write_text(out.with_suffix(".md"), "\n".join(md) + "\n")
+    write_text(out.with_suffix(".json"), json.dumps(report, indent=2) + "\n")
     console.print(f"wrote {out.with_suffix('.md')} and {out.with_suffix('.json')}")
 
 

@@ -22,6 +22,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from .._atomic import write_text
 from ._app import app, console, fail
 
 OPS = ("sigmoid", "sigmoid_grad", "sigmoid_and_grad")
@@ -341,9 +342,6 @@ def bench_command(
         data = run(size_list, dtype_list, repeats, progress=lambda text: status.update(f"benchmarking {text}"))
     print_table(data)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
         for name, text in (("kernels.md", to_markdown(data)), ("kernels.json", json.dumps(data, indent=2))):
-            tmp = out / f".{name}.tmp"  # no half-written result if the run is interrupted
-            tmp.write_text(text)
-            os.replace(tmp, out / name)
+            write_text(out / name, text)
         console.print(f"wrote {out / 'kernels.md'} and {out / 'kernels.json'}")

@@ -6,14 +6,13 @@ from __future__ import annotations
 import csv
 import io
 import json
-import os
-import tempfile
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
+from .._atomic import write_text
 from ._app import app, console, fail
 
 _DATASETS = ("xor", "moons", "circles", "spiral", "gaussians", "linear", "breast_cancer", "digits")
@@ -311,18 +310,7 @@ def predict_command(
         print(buffer.getvalue(), end="")
         return
     try:
-        _write_atomically(out, buffer.getvalue())
+        write_text(out, buffer.getvalue(), newline="")
     except OSError as exc:
         fail(f"--out {out}: {exc.strerror or exc}")
     console.print(f"wrote {len(labels)} predictions to {out}", highlight=False)
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise

@@ -14,26 +14,18 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
+from .._atomic import write_text
 from .grid import Experiment, RunConfig
 from .runner import RECORD_FORMAT, run_one
 
 
 def write_json_atomic(path: Path, data: object) -> None:
     """Write JSON to a temporary file in the same folder, then rename it over ``path`` (never half a file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            json.dump(data, f, allow_nan=False)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    write_text(path, json.dumps(data, allow_nan=False))
 
 
 def load_finished(path: Path, config: RunConfig) -> dict | None:

@@ -12,7 +12,6 @@ import csv
 import html
 import os
 import platform
-import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .. import functions as F
+from .._atomic import atomic_output
 from . import figures as figs
 from .analysis import analyse
 from .execute import run_experiment, write_json_atomic
@@ -116,14 +116,8 @@ def tidy_tables(experiments: dict[str, list[dict]]) -> dict[str, list[dict]]:
 
 
 def _atomic(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_output(path) as tmp:
         write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        os.unlink(tmp)
-        raise
 
 
 def write_tables(out: Path, tables: dict[str, list[dict]]) -> list[Path]:

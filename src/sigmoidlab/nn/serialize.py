@@ -12,13 +12,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_output
 from .layers import (
     ACTIVATIONS,
     BatchNorm1d,
@@ -79,14 +79,8 @@ def save(model: Sequential, path: str | os.PathLike, metadata: dict[str, Any] | 
         raise ValueError(
             f"save(): metadata must be JSON-serialisable (finite numbers, str, lists, dicts): {exc}"
         ) from None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            np.savez(f, **{_META_KEY: np.frombuffer(blob, dtype=np.uint8)}, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **{_META_KEY: np.frombuffer(blob, dtype=np.uint8)}, **arrays)
     return path
 
 
