@@ -14,7 +14,7 @@ from .optim import Adam, Optimizer
 
 
 class DivergenceError(FloatingPointError):
-    """Training produced a NaN or infinite loss or gradient; ``epoch`` and ``step`` count from 0."""
+    """Training produced a NaN or infinite loss or parameter; ``epoch`` and ``step`` count from 0."""
 
     def __init__(self, epoch: int, step: int, what: str = "loss") -> None:
         self.epoch, self.step, self.what = epoch, step, what
@@ -68,6 +68,41 @@ def train_step(model: Sequential, loss_fn: Any, optimizer: Optimizer, xb: np.nda
     model.backward(loss_fn.backward(), input_grad=False)
     optimizer.step()
     return value
+
+
+class GuardedStep:
+    """:func:`train_step` that never leaves a non-finite model behind.
+
+    After each step it checks the loss and the parameters. If either is NaN or infinite, the parameters and the
+    batch-norm running statistics go back to what they were before the step and :class:`DivergenceError`
+    (epoch, step) is raised. The cost per step is one pass over the parameters and one copy of them, made on
+    the optimiser's flat buffer. ``fit`` and the browser playground train through it.
+    """
+
+    def __init__(self, model: Sequential, loss_fn: Any, optimizer: Optimizer) -> None:
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self._backup = optimizer.values.copy()
+        batch_norms = [layer for layer in model.layers if isinstance(layer, BatchNorm1d)]
+        self._running = [a for layer in batch_norms for a in (layer.running_mean, layer.running_var)]
+        self._running_backup = [a.copy() for a in self._running]
+
+    def __call__(self, xb: np.ndarray, yb: np.ndarray, epoch: int, step: int) -> tuple[float, np.ndarray]:
+        """One step on (xb, yb); returns the batch loss and the logits. Call it under ``np.errstate`` that
+        ignores overflow and invalid: a diverging step produces them, and this method reports it."""
+        logits = self.model.forward(xb)
+        value = self.loss_fn.forward(logits, yb)
+        self.model.backward(self.loss_fn.backward(), input_grad=False)
+        self.optimizer.step()
+        values = self.optimizer.values
+        if not (math.isfinite(value) and np.isfinite(values).all()):
+            np.copyto(values, self._backup)
+            for buf, saved in zip(self._running, self._running_backup, strict=True):
+                np.copyto(buf, saved)
+            raise DivergenceError(epoch, step, "loss" if not math.isfinite(value) else "parameters")
+        np.copyto(self._backup, values)
+        for buf, saved in zip(self._running, self._running_backup, strict=True):
+            np.copyto(saved, buf)
+        return value, logits
 
 
 def _check_xy(model: Sequential, X: Any, y: Any, what: str) -> tuple[np.ndarray, np.ndarray]:
@@ -189,12 +224,7 @@ def fit(
     if X_val is not None:
         history.history.update(val_loss=[], val_accuracy=[])
     step_callbacks = [cb for cb in callbacks if type(cb).on_step_end is not Callback.on_step_end]
-    values, grads = opt.values, opt.grads
-    backup = values.copy()
-    bn_buffers = [
-        a for layer in model.layers if isinstance(layer, BatchNorm1d) for a in (layer.running_mean, layer.running_var)
-    ]
-    bn_backup = [a.copy() for a in bn_buffers]
+    guarded_step = GuardedStep(model, loss_fn, opt)
     best, wait = math.inf, 0
 
     model.train()
@@ -213,16 +243,7 @@ def fit(
                 positive = Ye > 0.5
                 total, correct = 0.0, 0
                 for step, (a, b) in enumerate(bounds):
-                    logits = model.forward(Xe[a:b])
-                    value = loss_fn.forward(logits, Ye[a:b])
-                    model.backward(loss_fn.backward(), input_grad=False)
-                    if not (math.isfinite(value) and np.isfinite(grads).all()):
-                        _restore(values, backup, bn_buffers, bn_backup)
-                        raise DivergenceError(epoch, step, "loss" if not math.isfinite(value) else "gradient")
-                    np.copyto(backup, values)
-                    for buf, saved in zip(bn_buffers, bn_backup, strict=True):
-                        np.copyto(saved, buf)
-                    opt.step()
+                    value, logits = guarded_step(Xe[a:b], Ye[a:b], epoch, step)
                     total += value * (b - a)
                     correct += np.count_nonzero((logits > 0) == positive[a:b])
                     for cb in step_callbacks:
@@ -252,15 +273,6 @@ def fit(
     for cb in callbacks:
         cb.on_train_end(model, history)
     return history
-
-
-def _restore(values: np.ndarray, backup: np.ndarray, bn_buffers: list, bn_backup: list) -> None:
-    """Put back the parameters (and running statistics) of before the last step if any became non-finite."""
-    if not np.isfinite(values).all():
-        np.copyto(values, backup)
-    if not all(np.isfinite(buf).all() for buf in bn_buffers):
-        for buf, saved in zip(bn_buffers, bn_backup, strict=True):
-            np.copyto(buf, saved)
 
 
 def _describe(epoch: int, logs: dict[str, float]) -> str:

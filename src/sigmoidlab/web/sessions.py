@@ -22,6 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .. import nn
 from .schema import ENGINE_ACTIVATION, Config, RequestError
 
 # Speed 1..10 → optimiser steps per frame; a frame also stops training after TRAIN_BUDGET seconds, so at high
@@ -92,8 +93,6 @@ def build_data(config: Config, upload: tuple[np.ndarray, np.ndarray, list[str]] 
 
 def build_training(config: Config, seed_offset: int = 0):
     """The model, loss and optimiser a configuration describes."""
-    from .. import nn
-
     model = nn.mlp(
         2,
         hidden=config.hidden,
@@ -151,6 +150,7 @@ class Session:
         with self.lock:
             self.config, self.data = config, data
             self.model, self.loss, self.optimizer = build_training(config)
+            self._guarded_step = nn.GuardedStep(self.model, self.loss, self.optimizer)
             self._eval_loss = build_training(config)[1]  # a second loss object: evaluating must not touch the first
             self._Xs_train = data.standardize(data.X_train)
             self._Xs_test = data.standardize(data.X_test)
@@ -223,12 +223,11 @@ class Session:
 
     def _advance(self, steps: int, budget: float) -> None:
         """Run up to ``steps`` mini-batch steps (fewer if ``budget`` seconds pass), then take a snapshot."""
-        from .. import nn
-
         with self.lock:
             deadline = time.perf_counter() + budget
-            # On divergence the model goes back to where this frame began: a NaN network draws nothing useful.
-            start = [p.value.copy() for p in self.model.parameters()]
+            # A diverging run's last finite parameters can still give overflowing outputs that draw nothing, so on
+            # divergence the page shows the network as it was when this frame began.
+            frame_start = self.optimizer.values.copy()
             n = len(self._order)
             batch = min(self.config.batch_size, n)
             for _ in range(steps):
@@ -238,25 +237,22 @@ class Session:
                     self.epoch += 1
                 idx = self._order[self._cursor : self._cursor + batch]
                 self._cursor += batch
-                with np.errstate(all="ignore"):
-                    value = nn.train_step(
-                        self.model, self.loss, self.optimizer, self._Xs_train[idx], self.data.y_train[idx]
-                    )
-                self.step += 1
-                if not (math.isfinite(value) and all(np.isfinite(p.value).all() for p in self.model.parameters())):
-                    self._diverged(value)
-                    for p, saved in zip(self.model.parameters(), start, strict=True):
-                        p.value = saved
+                try:
+                    with np.errstate(all="ignore"):
+                        self._guarded_step(self._Xs_train[idx], self.data.y_train[idx], self.epoch, self.step)
+                except nn.DivergenceError as exc:
+                    np.copyto(self.optimizer.values, frame_start)
+                    self._diverged(exc.what)
                     break
+                self.step += 1
                 if time.perf_counter() > deadline:
                     break
             self.frame_json = self._snapshot()
 
-    def _diverged(self, loss: float) -> None:
+    def _diverged(self, what: str) -> None:
         self.status = "diverged"
-        what = "the loss" if not math.isfinite(loss) else "the weights"
         self.message = (
-            f"training diverged at epoch {self.epoch}, step {self.step}: {what} became infinite or NaN "
+            f"training diverged at epoch {self.epoch}, step {self.step}: the {what} became infinite or NaN "
             f"(learning rate {self.config.lr:g} with {self.config.optimizer} is too large; the network is shown as "
             "it was a frame earlier)"
         )
