@@ -36,6 +36,37 @@ def test_optimizer_matches_torch_step_by_step(ours, theirs, kwargs):
             np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
 
 
+@pytest.mark.parametrize(
+    ("ours", "theirs", "kwargs"),
+    [
+        (nn.SGD, torch.optim.SGD, {"lr": 0.05, "momentum": 0.9}),
+        (nn.Adam, torch.optim.Adam, {"lr": 0.01}),
+        (nn.RMSProp, torch.optim.RMSprop, {"lr": 0.01}),
+    ],
+    ids=["SGD", "Adam", "RMSProp"],
+)
+def test_weight_decay_on_chosen_parameters_matches_torch_param_groups(ours, theirs, kwargs):
+    # decay=[the weight matrices]: an L2 penalty on the weights only, as torch.optim does with two param groups.
+    rng = np.random.default_rng(3)
+    model = nn.mlp(3, (5,), activation="tanh", dtype=np.float64, seed=1)
+    params = model.parameters()
+    weights = [layer.W for layer in model.dense_layers()]
+    tparams = [torch.tensor(p.value.copy(), requires_grad=True) for p in params]
+    decayed = [tp for p, tp in zip(params, tparams, strict=True) if any(p is w for w in weights)]
+    others = [tp for p, tp in zip(params, tparams, strict=True) if all(p is not w for w in weights)]
+    opt = ours(params, weight_decay=0.1, decay=weights, **kwargs)
+    topt = theirs([{"params": decayed, "weight_decay": 0.1}, {"params": others, "weight_decay": 0.0}], **kwargs)
+    for _ in range(10):
+        for p, tp in zip(params, tparams, strict=True):
+            g = rng.standard_normal(p.shape)
+            p.grad = g
+            tp.grad = torch.from_numpy(g.copy())
+        opt.step()
+        topt.step()
+    for p, tp in zip(params, tparams, strict=True):
+        np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
 def test_optimizer_updates_parameters_in_place_through_the_flat_buffer():
     model = nn.mlp(2, (3,), dtype=np.float64, seed=0)
     W = model.layers[0].W.value  # the array the layer computes with

@@ -56,33 +56,21 @@ _ACTIVATIONS = ("logistic", "sigmoid", "tanh", "relu", "leaky_relu", "identity")
 _SOLVERS = ("adam", "sgd", "rmsprop")
 
 
-class _L2:
-    """The L2 penalty's gradient (alpha/n)·W, added to each weight matrix's gradient before the optimiser step.
+def _l2_penalty(weights: list[nn.Parameter], strength: float) -> float:
+    """The penalty term (alpha/2n)·Σ‖W‖² of the objective at the current weights (strength = alpha/n).
 
-    It wraps the optimiser (``nn.fit`` calls ``step()`` and reads the flat ``values``/``grads`` buffers) because
-    the engine's ``weight_decay`` would also decay the biases and batch-norm parameters.
+    Its gradient, strength·W, is applied by the optimiser's ``weight_decay`` restricted to the weight matrices.
     """
-
-    def __init__(self, optimizer: nn.Optimizer, weights: list[nn.Parameter], strength: float) -> None:
-        self.optimizer, self.weights, self.strength = optimizer, weights, strength
-        self.values, self.grads = optimizer.values, optimizer.grads
-
-    def step(self) -> None:
-        for w in self.weights:
-            w.grad += self.strength * w.value
-        self.optimizer.step()
-
-    def penalty(self) -> float:
-        """The penalty term (alpha/2n)·Σ‖W‖² of the objective at the current weights."""
-        return 0.5 * self.strength * sum(float(np.vdot(w.value, w.value)) for w in self.weights)
+    return 0.5 * strength * sum(float(np.vdot(w.value, w.value)) for w in weights)
 
 
 class _Stopping(nn.Callback):
     """Records the objective per epoch and decides when to stop (the rules are in the module docstring)."""
 
-    def __init__(self, estimator: _NetClassifier, l2: _L2) -> None:
+    def __init__(self, estimator: _NetClassifier, weights: list[nn.Parameter], strength: float) -> None:
         self.early = estimator.early_stopping
-        self.tol, self.patience, self.l2 = estimator.tol, estimator.n_iter_no_change, l2
+        self.tol, self.patience = estimator.tol, estimator.n_iter_no_change
+        self.weights, self.strength = weights, strength
         self.loss_curve: list[float] = []
         self.validation_scores: list[float] = []
         self.best_score, self.best_loss, self.best_state = -np.inf, np.inf, None
@@ -90,7 +78,7 @@ class _Stopping(nn.Callback):
         self.converged = False
 
     def on_epoch_end(self, model: nn.Sequential, epoch: int, logs: dict[str, float]) -> bool:
-        self.loss_curve.append(logs["loss"] + self.l2.penalty())
+        self.loss_curve.append(logs["loss"] + _l2_penalty(self.weights, self.strength))
         if self.early:
             score = logs["val_accuracy"]
             self.validation_scores.append(score)
@@ -162,14 +150,16 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
         if np.dtype(self.dtype) not in (np.float32, np.float64):
             raise ValueError(f"{name}: dtype={self.dtype!r} must be float32 or float64")
 
-    def _optimizer(self, model: nn.Sequential) -> nn.Optimizer:
+    def _optimizer(self, model: nn.Sequential, weights: list[nn.Parameter], strength: float) -> nn.Optimizer:
+        """The solver, with the L2 gradient strength·W folded in as weight decay on the weight matrices only."""
         params, lr = model.parameters(), self.learning_rate_init
+        l2 = {"weight_decay": strength, "decay": weights}
         if self.solver == "sgd":
             nesterov = self.nesterovs_momentum and self.momentum > 0
-            return nn.SGD(params, lr=lr, momentum=self.momentum, nesterov=nesterov)
+            return nn.SGD(params, lr=lr, momentum=self.momentum, nesterov=nesterov, **l2)
         if self.solver == "rmsprop":
-            return nn.RMSProp(params, lr=lr, alpha=self.beta_2, eps=self.epsilon)
-        return nn.Adam(params, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon)
+            return nn.RMSProp(params, lr=lr, alpha=self.beta_2, eps=self.epsilon, **l2)
+        return nn.Adam(params, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon, **l2)
 
     def fit(self, X: Any, y: Any) -> _NetClassifier:
         """Train on X (n_samples, n_features) and binary labels y (any two values); return self."""
@@ -210,14 +200,14 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
 
         model = nn.mlp(X.shape[1], **self._architecture(), dtype=self.dtype, seed=init_seed)
         weights = [layer.W for layer in model.dense_layers()]
-        l2 = _L2(self._optimizer(model), weights, self.alpha / n)
-        stopping = _Stopping(self, l2)
+        strength = self.alpha / n
+        stopping = _Stopping(self, weights, strength)
         history = nn.fit(
             model,
             X,
             t,
             loss=nn.BCEWithLogits(),
-            optimizer=l2,
+            optimizer=self._optimizer(model, weights, strength),
             epochs=self.max_iter,
             batch_size=batch_size,
             validation_data=validation,

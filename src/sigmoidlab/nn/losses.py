@@ -7,12 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..functions import _reference as _ref
-from ..functions import sigmoid
-
-try:  # the compiled (loss, σ(z) − t) ufunc when the kernels are built; else the reference formula
-    from ..functions._ufuncs import bce_with_logits as _bce_ufunc
-except ImportError:
-    _bce_ufunc = None
+from ..functions import _ufuncs, sigmoid
 
 
 def _targets(logits: np.ndarray, y: Any, who: str) -> np.ndarray:
@@ -42,8 +37,10 @@ class BCEWithLogits:
 
     def forward(self, logits: np.ndarray, y: Any) -> float:
         t = _targets(logits, y, "BCEWithLogits")
-        if self.pos_weight is None and _bce_ufunc is not None:
-            loss, grad = _bce_ufunc(logits, t)  # the compiled kernel: one pass, both outputs
+        # The compiled (loss, σ(z) − t) ufunc: one pass, both outputs. It follows the same switch as the public
+        # functions (SIGMOIDLAB_KERNEL=reference, or no extension, selects the reference formula).
+        if self.pos_weight is None and _ufuncs.use_kernels():
+            loss, grad = _ufuncs.bce_with_logits(logits, t)
         else:
             w = None if self.pos_weight is None else logits.dtype.type(self.pos_weight)
             with np.errstate(all="ignore"):

@@ -18,13 +18,28 @@ from .parameter import Parameter, pack
 class Optimizer:
     """Base class: holds the parameters, their flat ``values``/``grads`` buffers and the step count ``t``."""
 
-    def __init__(self, params: Iterable[Parameter], lr: float, weight_decay: float = 0.0) -> None:
+    def __init__(
+        self,
+        params: Iterable[Parameter],
+        lr: float,
+        weight_decay: float = 0.0,
+        decay: Iterable[Parameter] | None = None,
+    ) -> None:
         self.params = list(params)
         _check(type(self).__name__, lr=lr, weight_decay=weight_decay)
         if lr <= 0:
             raise ValueError(f"{type(self).__name__}(): lr must be > 0, got {lr}")
         self.lr, self.weight_decay = float(lr), float(weight_decay)
         self.values, self.grads = pack(self.params)
+        # weight_decay applies to every parameter, as in torch.optim, or only to those in ``decay`` (an L2
+        # penalty on the weights but not on biases and batch-norm parameters): then it is a per-element scale.
+        if decay is None:
+            self._decay: float | np.ndarray = self.weight_decay
+        else:
+            chosen = {id(p) for p in decay}
+            self._decay = np.concatenate(
+                [np.full(p.value.size, self.weight_decay * (id(p) in chosen), self.values.dtype) for p in self.params]
+            )
         self._tmp = np.empty_like(self.values)
         self._g = np.empty_like(self.values)
         self.t = 0
@@ -33,7 +48,7 @@ class Optimizer:
         """g + weight_decay·p (L2 penalty folded into the gradient, as torch.optim does), into a scratch buffer."""
         if self.weight_decay == 0:
             return self.grads
-        g = np.multiply(self.values, self.weight_decay, out=self._g)
+        g = np.multiply(self.values, self._decay, out=self._g)
         g += self.grads
         return g
 
@@ -61,8 +76,9 @@ class SGD(Optimizer):
         momentum: float = 0.0,
         nesterov: bool = False,
         weight_decay: float = 0.0,
+        decay: Iterable[Parameter] | None = None,
     ) -> None:
-        super().__init__(params, lr, weight_decay)
+        super().__init__(params, lr, weight_decay, decay)
         _check("SGD", momentum=momentum)
         if nesterov and momentum == 0:
             raise ValueError("SGD(): nesterov=True needs momentum > 0")
@@ -102,8 +118,9 @@ class Adam(Optimizer):
         betas: tuple[float, float] = (0.9, 0.999),
         eps: float = 1e-8,
         weight_decay: float = 0.0,
+        decay: Iterable[Parameter] | None = None,
     ) -> None:
-        super().__init__(params, lr, weight_decay)
+        super().__init__(params, lr, weight_decay, decay)
         beta1, beta2 = betas
         _check("Adam", eps=eps)
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
@@ -143,8 +160,9 @@ class RMSProp(Optimizer):
         eps: float = 1e-8,
         momentum: float = 0.0,
         weight_decay: float = 0.0,
+        decay: Iterable[Parameter] | None = None,
     ) -> None:
-        super().__init__(params, lr, weight_decay)
+        super().__init__(params, lr, weight_decay, decay)
         _check("RMSProp", eps=eps, momentum=momentum)
         if not 0 <= alpha < 1:
             raise ValueError(f"RMSProp(): alpha must be in [0, 1), got {alpha}")
