@@ -91,16 +91,10 @@ def _ufunc_call(ufunc: Any, arrays: list, dtype: np.dtype, out: np.ndarray | Non
     return _finish(np.asarray(ufunc(*arrays)), out, scalar=all(a.ndim == 0 for a in arrays))
 
 
-def _foreign_call(name: str, formula: Callable, args: tuple, numpy_version: Callable) -> Any:
-    """Compute for a non-NumPy array: Dask blockwise with the exact NumPy path, anything else in its namespace."""
+def _foreign_call(name: str, formula: Callable, args: tuple) -> Any:
+    """Compute for arrays of another library (torch, JAX, CuPy) in their own namespace."""
     import array_api_compat as compat
 
-    if any(compat.is_dask_array(a) for a in args):
-        import dask.array as da
-
-        meta = np.asarray(args[0]._meta if compat.is_dask_array(args[0]) else args[0])
-        dtype = _result_dtype(name, np.result_type(*[getattr(a, "dtype", meta.dtype) for a in args]))
-        return da.map_blocks(numpy_version, *args, dtype=dtype)
     xp = compat.array_namespace(*args)
     converted = []
     for a in args:
@@ -127,7 +121,12 @@ def _unary(name: str, formula: Callable, x: ArrayLike, out: np.ndarray | None) -
         return _numpy_call(name, formula, (x,), out)
     if out is not None:
         raise TypeError(f"{name}(): out= is only supported for NumPy input")
-    return _foreign_call(name, formula, (x,), lambda block: _numpy_call(name, formula, (block,), None))
+    import array_api_compat as compat
+
+    if compat.is_dask_array(x):  # blockwise with the exact NumPy path: the array stays lazy
+        dtype = _result_dtype(name, np.dtype(x.dtype))
+        return x.map_blocks(lambda block: _numpy_call(name, formula, (block,), None), dtype=dtype)
+    return _foreign_call(name, formula, (x,))
 
 
 def sigmoid(x: ArrayLike, /, out: np.ndarray | None = None) -> Any:
@@ -324,7 +323,7 @@ def binary_cross_entropy_with_logits(
                 *args,
             )
         else:
-            loss, grad = _foreign_call("binary_cross_entropy_with_logits", elementwise, args, None)
+            loss, grad = _foreign_call("binary_cross_entropy_with_logits", elementwise, args)
         loss, grad = _reduce(loss, grad, reduction)
     return (loss, grad) if return_grad else loss
 
