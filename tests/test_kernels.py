@@ -281,6 +281,7 @@ def test_paths_agree_bitwise_and_threads_do_not_change_results():
     """Same operations in the same order on every path: results are identical, as they are split over threads."""
     rng = np.random.default_rng(5)
     x = np.concatenate([rng.normal(0, 30, 300_000), rng.uniform(-800, 800, 100_000)])
+    x[rng.integers(0, x.size, 300)] = rng.choice([np.nan, np.inf, -np.inf, 0.0, -0.0, 5e-324], 300)
     p = rng.uniform(-0.1, 1.1, 400_000)
     previous = U.get_kernel()
     try:

@@ -26,6 +26,8 @@ typedef __m256d M;
 
 static inline V v_signmask(void) { return _mm256_castsi256_pd(_mm256_set1_epi64x((long long)0x8000000000000000ull)); }
 
+static inline int v_any(M m) { return !_mm256_testz_pd(m, m); }
+
 static inline V v_pow2i(V k)
 {
     __m256i b = _mm256_castpd_si256(_mm256_add_pd(k, _mm256_set1_pd(0x1p52 + 1023.0)));
@@ -75,7 +77,7 @@ static inline V v_mant(V w)
 #define FMS(a, b, c) _mm256_fmsub_pd((a), (b), (c))
 #define NABS(a) _mm256_or_pd((a), v_signmask())
 #define NGE(a, b) _mm256_cmp_pd((a), (b), _CMP_NGE_UQ)
-#define ANY(m) (!_mm256_testz_pd((m), (m)))
+#define ANY(m) v_any(m)
 #define SEL_SIGN(s, a, b) _mm256_blendv_pd((b), (a), (s))
 #define POW2_BITS(w) _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(w), 52))
 #define TOWARD0(a) _mm256_castsi256_pd(_mm256_sub_epi64(_mm256_castpd_si256(a), _mm256_set1_epi64x(1)))
@@ -117,7 +119,110 @@ static inline ptrdiff_t head_count(const void *y, size_t itemsize, ptrdiff_t n)
     return h < n ? h : n;
 }
 
-/* Partial groups (head and tail) go through small padded buffers; the padding lanes compute σ(0). */
+/* Large blocks: the "bulk" functions process a multiple of their block size from the start of the range and
+ * return how many elements they did; the 4-element loop and a padded buffer finish the rest.
+ *
+ * Plain bulk: four independent vectors per step (the kernels are latency chains). */
+#define DEF_BULK_PLAIN(name, fn, fn32)                                                                  \
+    static ptrdiff_t name##_f64_bulk(const double *x, double *y, ptrdiff_t n, int stream)               \
+    {                                                                                                   \
+        ptrdiff_t i = 0;                                                                                \
+        for (; i + 16 <= n; i += 16) {                                                                  \
+            V a = fn(_mm256_loadu_pd(x + i)), b = fn(_mm256_loadu_pd(x + i + 4));                       \
+            V c = fn(_mm256_loadu_pd(x + i + 8)), d = fn(_mm256_loadu_pd(x + i + 12));                  \
+            st_f64(y + i, a, stream);                                                                   \
+            st_f64(y + i + 4, b, stream);                                                               \
+            st_f64(y + i + 8, c, stream);                                                               \
+            st_f64(y + i + 12, d, stream);                                                              \
+        }                                                                                               \
+        return i;                                                                                       \
+    }                                                                                                   \
+    static ptrdiff_t name##_f32_bulk(const float *x, float *y, ptrdiff_t n, int stream)                 \
+    {                                                                                                   \
+        ptrdiff_t i = 0;                                                                                \
+        for (; i + 16 <= n; i += 16) {                                                                  \
+            V l0, h0, l1, h1;                                                                           \
+            ld_f32(x + i, &l0, &h0);                                                                    \
+            ld_f32(x + i + 8, &l1, &h1);                                                                \
+            V a = fn32(l0), b = fn32(h0), c = fn32(l1), d = fn32(h1);                                   \
+            st_f32(y + i, a, b, stream);                                                                \
+            st_f32(y + i + 8, c, d, stream);                                                            \
+        }                                                                                               \
+        return i;                                                                                       \
+    }
+
+/* Strip-mined bulk for the bandwidth-critical σ, σ' and the pair: blocks of STRIP elements in two passes,
+ * exp(−|x|) for the whole block into an L1-resident buffer, then 1/(1 + e) and the result. In one pass each
+ * vector is a single ~110-cycle dependency chain, and Zen 3's floating-point scheduler holds only about four
+ * such vectors in flight, so the loop is latency-bound (~29 cycles per 4 doubles); two chains of half the
+ * length overlap twice as many vectors (~21 cycles). The results are bit-identical: the same operations run
+ * in another order. A block with a lane the fast path leaves out (|x| > 700, NaN) fixes those vectors up. */
+#define STRIP 64
+
+static inline M strip_exp_f64(const double *x, double *eh, double *el)
+{
+    M slow = _mm256_setzero_pd();
+    for (int j = 0; j < STRIP; j += 4) {
+        V na = NABS(_mm256_loadu_pd(x + j));
+        slow = OR(slow, needs_careful(na));
+        dd e = fast_exp(na);
+        _mm256_store_pd(eh + j, e.hi);
+        _mm256_store_pd(el + j, e.lo);
+    }
+    return slow;
+}
+
+static inline void strip_exp_f32(const float *x, double *e)
+{
+    for (int j = 0; j < STRIP; j += 8) {
+        V lo, hi;
+        ld_f32(x + j, &lo, &hi);
+        _mm256_store_pd(e + j, exp_neg_f32_clamped(lo));
+        _mm256_store_pd(e + j + 4, exp_neg_f32_clamped(hi));
+    }
+}
+
+static inline fastparts strip_parts(const double *eh, const double *el, int j)
+{
+    dd e = {_mm256_load_pd(eh + j), _mm256_load_pd(el + j)};
+    return fast_recip(e);
+}
+
+static inline V fin_sigmoid(V x, fastparts f) { return fast_sigmoid(x, f); }
+static inline V fin_sigmoid_grad(V x, fastparts f) { (void)x; return fast_sigmoid_grad(f); }
+
+#define DEF_BULK_STRIP(name, fin, careful, fin32)                                                       \
+    static ptrdiff_t name##_f64_bulk(const double *x, double *y, ptrdiff_t n, int stream)               \
+    {                                                                                                   \
+        double eh[STRIP] __attribute__((aligned(32))), el[STRIP] __attribute__((aligned(32)));          \
+        ptrdiff_t i = 0;                                                                                \
+        for (; i + STRIP <= n; i += STRIP) {                                                            \
+            int any_slow = ANY(strip_exp_f64(x + i, eh, el));                                           \
+            for (int j = 0; j < STRIP; j += 4) {                                                        \
+                V xv = _mm256_loadu_pd(x + i + j);                                                      \
+                V r = fin(xv, strip_parts(eh, el, j));                                                  \
+                if (any_slow) {                                                                         \
+                    M slow = needs_careful(NABS(xv));                                                   \
+                    if (ANY(slow)) r = SEL(slow, careful(xv), r);                                       \
+                }                                                                                       \
+                st_f64(y + i + j, r, stream);                                                           \
+            }                                                                                           \
+        }                                                                                               \
+        return i;                                                                                       \
+    }                                                                                                   \
+    static ptrdiff_t name##_f32_bulk(const float *x, float *y, ptrdiff_t n, int stream)                 \
+    {                                                                                                   \
+        double e[STRIP] __attribute__((aligned(32)));                                                   \
+        ptrdiff_t i = 0;                                                                                \
+        for (; i + STRIP <= n; i += STRIP) {                                                            \
+            strip_exp_f32(x + i, e);                                                                    \
+            for (int j = 0; j < STRIP; j += 8)                                                          \
+                st_f32(y + i + j, fin32(_mm256_load_pd(e + j)), fin32(_mm256_load_pd(e + j + 4)), stream); \
+        }                                                                                               \
+        return i;                                                                                       \
+    }
+
+/* Alignment for streaming stores, the bulk, then vectors and a padded tail (the padding lanes compute σ(0)). */
 #define DEF_UNARY(name, fn, fn32)                                                                       \
     static void name##_f64_block(const double *x, double *y, ptrdiff_t n)                               \
     {                                                                                                   \
@@ -135,14 +240,7 @@ static inline ptrdiff_t head_count(const void *y, size_t itemsize, ptrdiff_t n)
             i = h;                                                                                      \
             stream = ((uintptr_t)(y + i) & 31) == 0;                                                    \
         }                                                                                               \
-        for (; i + 16 <= n; i += 16) { /* four independent vectors: the kernels are latency chains */   \
-            V a = fn(_mm256_loadu_pd(x + i)), b = fn(_mm256_loadu_pd(x + i + 4));                       \
-            V c = fn(_mm256_loadu_pd(x + i + 8)), d = fn(_mm256_loadu_pd(x + i + 12));                  \
-            st_f64(y + i, a, stream);                                                                   \
-            st_f64(y + i + 4, b, stream);                                                               \
-            st_f64(y + i + 8, c, stream);                                                               \
-            st_f64(y + i + 12, d, stream);                                                              \
-        }                                                                                               \
+        i += name##_f64_bulk(x + i, y + i, n - i, stream);                                              \
         for (; i + 4 <= n; i += 4) st_f64(y + i, fn(_mm256_loadu_pd(x + i)), stream);                   \
         if (i < n) name##_f64_block(x + i, y + i, n - i);                                               \
         if (stream) _mm_sfence();                                                                       \
@@ -165,14 +263,7 @@ static inline ptrdiff_t head_count(const void *y, size_t itemsize, ptrdiff_t n)
             i = h;                                                                                      \
             stream = ((uintptr_t)(y + i) & 31) == 0;                                                    \
         }                                                                                               \
-        for (; i + 16 <= n; i += 16) {                                                                  \
-            V l0, h0, l1, h1;                                                                           \
-            ld_f32(x + i, &l0, &h0);                                                                    \
-            ld_f32(x + i + 8, &l1, &h1);                                                                \
-            V a = fn32(l0), b = fn32(h0), c = fn32(l1), d = fn32(h1);                                   \
-            st_f32(y + i, a, b, stream);                                                                \
-            st_f32(y + i + 8, c, d, stream);                                                            \
-        }                                                                                               \
+        i += name##_f32_bulk(x + i, y + i, n - i, stream);                                              \
         for (; i + 8 <= n; i += 8) {                                                                    \
             V lo, hi;                                                                                   \
             ld_f32(x + i, &lo, &hi);                                                                    \
@@ -182,6 +273,12 @@ static inline ptrdiff_t head_count(const void *y, size_t itemsize, ptrdiff_t n)
         if (stream) _mm_sfence();                                                                       \
     }
 
+DEF_BULK_STRIP(sigmoid, fin_sigmoid, k_sigmoid_dd, k32_sigmoid_from)
+DEF_BULK_STRIP(sigmoid_grad, fin_sigmoid_grad, k_sigmoid_grad_dd, k32_sigmoid_grad_from)
+DEF_BULK_PLAIN(sigmoid_second_grad, k_sigmoid_second_grad, k_sigmoid_second_grad)
+DEF_BULK_PLAIN(log_sigmoid, k_log_sigmoid, k_log_sigmoid)
+DEF_BULK_PLAIN(softplus, k_softplus, k_softplus)
+DEF_BULK_PLAIN(logit, k_logit, k_logit)
 DEF_UNARY(sigmoid, k_sigmoid, k32_sigmoid)
 DEF_UNARY(sigmoid_grad, k_sigmoid_grad, k32_sigmoid_grad)
 DEF_UNARY(sigmoid_second_grad, k_sigmoid_second_grad, k_sigmoid_second_grad)
@@ -205,16 +302,27 @@ static void sg_f64_block(const double *x, double *y, double *g, ptrdiff_t n)
 
 static void sg_f64(const double *x, double *y, double *g, ptrdiff_t n, int stream)
 {
+    double eh[STRIP] __attribute__((aligned(32))), el[STRIP] __attribute__((aligned(32)));
     ptrdiff_t i = 0;
     (void)stream;
-    for (; i + 8 <= n; i += 8) {
-        V a, b, c, d;
-        k_sigmoid_and_grad(_mm256_loadu_pd(x + i), &a, &b);
-        k_sigmoid_and_grad(_mm256_loadu_pd(x + i + 4), &c, &d);
-        _mm256_storeu_pd(y + i, a);
-        _mm256_storeu_pd(g + i, b);
-        _mm256_storeu_pd(y + i + 4, c);
-        _mm256_storeu_pd(g + i + 4, d);
+    for (; i + STRIP <= n; i += STRIP) {
+        int any_slow = ANY(strip_exp_f64(x + i, eh, el));
+        for (int j = 0; j < STRIP; j += 4) {
+            V xv = _mm256_loadu_pd(x + i + j);
+            fastparts f = strip_parts(eh, el, j);
+            V a = fast_sigmoid(xv, f), b = fast_sigmoid_grad(f);
+            if (any_slow) {
+                M slow = needs_careful(NABS(xv));
+                if (ANY(slow)) {
+                    V as, bs;
+                    k_sigmoid_and_grad_dd(xv, &as, &bs);
+                    a = SEL(slow, as, a);
+                    b = SEL(slow, bs, b);
+                }
+            }
+            _mm256_storeu_pd(y + i + j, a);
+            _mm256_storeu_pd(g + i + j, b);
+        }
     }
     for (; i + 4 <= n; i += 4) {
         V a, b;
@@ -241,8 +349,19 @@ static void sg_f32_block(const float *x, float *y, float *g, ptrdiff_t n)
 
 static void sg_f32(const float *x, float *y, float *g, ptrdiff_t n, int stream)
 {
+    double e[STRIP] __attribute__((aligned(32)));
     ptrdiff_t i = 0;
     (void)stream;
+    for (; i + STRIP <= n; i += STRIP) {
+        strip_exp_f32(x + i, e);
+        for (int j = 0; j < STRIP; j += 8) {
+            V a0, b0, a1, b1;
+            k32_sigmoid_and_grad_from(_mm256_load_pd(e + j), &a0, &b0);
+            k32_sigmoid_and_grad_from(_mm256_load_pd(e + j + 4), &a1, &b1);
+            st_f32(y + i + j, a0, a1, 0);
+            st_f32(g + i + j, b0, b1, 0);
+        }
+    }
     for (; i + 8 <= n; i += 8) {
         V lo, hi, a0, b0, a1, b1;
         ld_f32(x + i, &lo, &hi);

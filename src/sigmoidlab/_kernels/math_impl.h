@@ -284,9 +284,9 @@ typedef struct {
     dd R; /* 1/(1 + e) = σ(|x|) */
 } fastparts;
 
-KINLINE fastparts fast_parts(V na) /* na = −|x| in [−700, 0] */
+/* e = exp(−|x|) as the double-double 2^k·(s + sl): the first half of the kernel (see the proof above). */
+KINLINE dd fast_exp(V na) /* na = −|x| in [−700, 0] */
 {
-    fastparts f;
     V kk = FMA(na, C(INV_LN2), C(SHIFTER));
     V k = SUB(kk, C(SHIFTER));
     V rh = FMA(k, C(-LN2_HI), na);
@@ -307,15 +307,27 @@ KINLINE fastparts fast_parts(V na) /* na = −|x| in [−700, 0] */
     dd s = fast_two_sum(a.hi, t);    /* a.hi >= 0.65 > |t| */
     s.lo = ADD(s.lo, ADD(a.lo, rl));
     V scale = POW2_BITS(kk);
-    f.e.hi = MUL(s.hi, scale);
-    f.e.lo = MUL(s.lo, scale);
-    dd d = fast_two_sum(C(1.0), f.e.hi);
-    d.lo = ADD(d.lo, f.e.lo);
+    dd e = {MUL(s.hi, scale), MUL(s.lo, scale)};
+    return e;
+}
+
+/* The second half: D = 1 + e and R = 1/D, both double-doubles. */
+KINLINE fastparts fast_recip(dd e)
+{
+    fastparts f;
+    f.e = e;
+    dd d = fast_two_sum(C(1.0), e.hi);
+    d.lo = ADD(d.lo, e.lo);
     f.R.hi = DIV(C(1.0), d.hi);
     V res = FNMA(f.R.hi, d.hi, C(1.0)); /* exact */
     res = FNMA(f.R.hi, d.lo, res);
     f.R.lo = MUL(f.R.hi, res);
     return f;
+}
+
+KINLINE fastparts fast_parts(V na)
+{
+    return fast_recip(fast_exp(na));
 }
 
 /* σ(x): R where x >= 0, e·R where x < 0 (by the sign bit, so σ(−0) = σ(0) = ½ either way). */
@@ -400,24 +412,43 @@ KINLINE V clamp_f32(V x) /* NaN stays NaN: MIN/MAX return their 2nd operand then
     return MAX(C(-150.0), MIN(C(150.0), x));
 }
 
-KINLINE V k32_sigmoid(V x)
+KINLINE V exp_neg_f32_clamped(V x)
 {
-    return DIV(C(1.0), ADD(C(1.0), exp_neg_f32(clamp_f32(x))));
+    return exp_neg_f32(clamp_f32(x));
 }
 
-KINLINE V k32_sigmoid_grad(V x)
+/* The second halves, from e = exp(−x). */
+KINLINE V k32_sigmoid_from(V e)
 {
-    V e = exp_neg_f32(clamp_f32(x));
+    return DIV(C(1.0), ADD(C(1.0), e));
+}
+
+KINLINE V k32_sigmoid_grad_from(V e)
+{
     V q = DIV(C(1.0), ADD(C(1.0), e));
     return MUL(MUL(e, q), q);
 }
 
-KINLINE void k32_sigmoid_and_grad(V x, V *y, V *g)
+KINLINE void k32_sigmoid_and_grad_from(V e, V *y, V *g)
 {
-    V e = exp_neg_f32(clamp_f32(x));
     V q = DIV(C(1.0), ADD(C(1.0), e));
     *y = q;
     *g = MUL(MUL(e, q), q);
+}
+
+KINLINE V k32_sigmoid(V x)
+{
+    return k32_sigmoid_from(exp_neg_f32_clamped(x));
+}
+
+KINLINE V k32_sigmoid_grad(V x)
+{
+    return k32_sigmoid_grad_from(exp_neg_f32_clamped(x));
+}
+
+KINLINE void k32_sigmoid_and_grad(V x, V *y, V *g)
+{
+    k32_sigmoid_and_grad_from(exp_neg_f32_clamped(x), y, g);
 }
 
 /* σ''(x) = σ'(x)·(1 − 2σ(x)) = −sign(x)·σ'(x)·tanh(|x|/2), tanh(|x|/2) = (1 − e)/(1 + e).
