@@ -80,9 +80,26 @@ static inline V v_mant(V w)
 #define ANY(m) v_any(m)
 #define SEL_SIGN(s, a, b) _mm256_blendv_pd((b), (a), (s))
 #define POW2_BITS(w) _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_castpd_si256(w), 52))
+#define EXP2_SCALE(w) _mm256_castsi256_pd(_mm256_slli_epi64(_mm256_srli_epi64(_mm256_castpd_si256(w), EXP2_BITS), 52))
+#define EXP2_LOOKUP(w, hi, lo) v_exp2_lookup((w), (hi), (lo))
 #define TOWARD0(a) _mm256_castsi256_pd(_mm256_sub_epi64(_mm256_castpd_si256(a), _mm256_set1_epi64x(1)))
 
+static inline void v_exp2_lookup(V w, V *hi, V *lo);
+
 #include "math_impl.h"
+
+/* Four (hi, lo) pairs of exp2_table by 16-byte loads, transposed: faster than two AVX2 gathers on Zen 3. */
+static inline void v_exp2_lookup(V w, V *hi, V *lo)
+{
+    long long j[4];
+    _mm256_storeu_si256((__m256i *)j, _mm256_and_si256(_mm256_castpd_si256(w), _mm256_set1_epi64x(127)));
+    __m128d p0 = _mm_loadu_pd(exp2_table + 2 * j[0]), p1 = _mm_loadu_pd(exp2_table + 2 * j[1]);
+    __m128d p2 = _mm_loadu_pd(exp2_table + 2 * j[2]), p3 = _mm_loadu_pd(exp2_table + 2 * j[3]);
+    V a = _mm256_insertf128_pd(_mm256_castpd128_pd256(p0), p2, 1); /* h0 l0 | h2 l2 */
+    V b = _mm256_insertf128_pd(_mm256_castpd128_pd256(p1), p3, 1); /* h1 l1 | h3 l3 */
+    *hi = _mm256_unpacklo_pd(a, b);
+    *lo = _mm256_unpackhi_pd(a, b);
+}
 
 /* ---- loading and storing: 4 doubles, or 8 floats as two groups of 4 doubles ---- */
 

@@ -81,9 +81,20 @@ static inline double s_xorsign(double a, double s)
 #define ANY(m) (m)
 #define SEL_SIGN(s, a, b) (signbit(s) ? (a) : (b))
 #define POW2_BITS(w) bits_to_d(d_to_bits(w) << 52)
+#define EXP2_SCALE(w) bits_to_d((d_to_bits(w) >> EXP2_BITS) << 52)
+#define EXP2_LOOKUP(w, hi, lo) s_exp2_lookup((w), (hi), (lo))
 #define TOWARD0(a) bits_to_d(d_to_bits(a) - 1)
 
+static inline void s_exp2_lookup(double w, double *hi, double *lo);
+
 #include "math_impl.h"
+
+static inline void s_exp2_lookup(double w, double *hi, double *lo)
+{
+    size_t j = (size_t)(d_to_bits(w) & 127);
+    *hi = exp2_table[2 * j];
+    *lo = exp2_table[2 * j + 1];
+}
 
 #define DEF_UNARY(name, fn, fn32)                                                   \
     static void name##_f64(const double *x, double *y, ptrdiff_t n, int stream)     \

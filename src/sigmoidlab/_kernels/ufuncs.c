@@ -29,6 +29,7 @@
 
 #ifndef _WIN32
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 #define HAVE_THREADS 1
 #endif
@@ -110,23 +111,33 @@ static inline uint16_t double_to_bf16(double d)
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* Threads: large contiguous blocks are split into equal, 64-element-aligned ranges.                     */
+/* Threads: large contiguous blocks are cut into chunks of CHUNK_BYTES of output, which the threads take in turn
+ * from a shared counter. On shared machines one core is often slowed by a neighbour; with a fixed split the
+ * fast thread would then wait for the slow one, with chunks it takes over part of the slow one's work. */
 
 typedef void (*range_fn)(void *ctx, npy_intp start, npy_intp end, int stream);
+
+#define CHUNK_BYTES (256 << 10)
 
 typedef struct {
     range_fn fn;
     void *ctx;
-    npy_intp start, end;
+    npy_intp n, chunk;
     int stream;
-} task;
+#ifdef HAVE_THREADS
+    _Atomic npy_intp next;
+#endif
+} work;
 
 #ifdef HAVE_THREADS
-static void *run_task(void *p)
+static void *run_chunks(void *p)
 {
-    task *t = (task *)p;
-    t->fn(t->ctx, t->start, t->end, t->stream);
-    return NULL;
+    work *w = (work *)p;
+    for (;;) {
+        npy_intp s = atomic_fetch_add(&w->next, w->chunk);
+        if (s >= w->n) return NULL;
+        w->fn(w->ctx, s, s + w->chunk < w->n ? s + w->chunk : w->n, w->stream);
+    }
 }
 #endif
 
@@ -142,25 +153,12 @@ static void parallel_for(npy_intp n, npy_intp out_bytes_per_elem, range_fn fn, v
         return;
     }
 #ifdef HAVE_THREADS
-    task tasks[MAX_THREADS];
+    work w = {fn, ctx, n, (CHUNK_BYTES / out_bytes_per_elem + 63) & ~(npy_intp)63, stream};
+    atomic_init(&w.next, 0);
     pthread_t th[MAX_THREADS];
-    int started[MAX_THREADS];
-    npy_intp chunk = ((n + nt - 1) / nt + 63) & ~(npy_intp)63;
-    for (int t = 0; t < nt; t++) {
-        npy_intp s = (npy_intp)t * chunk, e = s + chunk;
-        tasks[t].fn = fn;
-        tasks[t].ctx = ctx;
-        tasks[t].start = s < n ? s : n;
-        tasks[t].end = e < n ? e : n;
-        tasks[t].stream = stream;
-        started[t] = 0;
-    }
-    for (int t = 1; t < nt; t++) {
-        if (tasks[t].start >= tasks[t].end) continue;
-        started[t] = pthread_create(&th[t], NULL, run_task, &tasks[t]) == 0;
-        if (!started[t]) run_task(&tasks[t]); /* no thread available: do it here */
-    }
-    run_task(&tasks[0]);
+    int started[MAX_THREADS] = {0};
+    for (int t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, run_chunks, &w) == 0;
+    run_chunks(&w); /* a thread that could not start leaves its chunks to the others */
     for (int t = 1; t < nt; t++)
         if (started[t]) pthread_join(th[t], NULL);
 #else
