@@ -459,3 +459,6 @@ def test_bench_quick_writes_markdown_and_json(tmp_path):
     assert {r["dtype"] for r in rows} == {"float32", "float64"}
     ours = [r for r in rows if r["impl"] == "sigmoidlab"]
     assert ours and all(r["seconds"] > 0 and r["gbps"] > 0 and r["roofline_fraction"] > 0 for r in ours)
+    memory = data["memory"]
+    assert {m["op"] for m in memory} == {"sigmoid", "sigmoid_and_grad"} and "peak memory" in md
+    assert all(m["peak_bytes"] >= m["output_bytes"] == 8000 * (1 + (m["op"] == "sigmoid_and_grad")) for m in memory)

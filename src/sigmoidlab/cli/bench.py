@@ -6,6 +6,9 @@ is reported. ``np.copyto`` is the roofline: the time to read the input once and 
 the fused pair are compared with the roofline scaled to their traffic (one read + one or two writes). The
 anchors compute σ' the way backprop does, y·(1 − y) after σ. The code is shared with
 ``benchmarks/kernels.py``.
+
+Memory: at the largest size, the peak of what one call that returns a new float64 array allocates (σ, and the
+pair), traced by ``tracemalloc``, which sees NumPy's data buffers; without temporaries that is the output alone.
 """
 
 from __future__ import annotations
@@ -183,6 +186,45 @@ def measure(op: str, dtype: str, n: int, repeats: int) -> list[dict[str, Any]]:
     return rows
 
 
+def peak_memory(n: int) -> list[dict[str, Any]]:
+    """Peak bytes allocated by one call returning new arrays, for σ and the pair of n float64 elements.
+
+    tracemalloc sees every NumPy data buffer, so this is exact for sigmoidlab, NumPy and SciPy: the output
+    alone means no temporaries. (torch and numexpr allocate outside it and are left out.)"""
+    import tracemalloc
+
+    import sigmoidlab as sl
+
+    x = np.random.default_rng(0).normal(0.0, 8.0, n)
+    calls: dict[str, dict[str, Callable]] = {
+        "sigmoid": {
+            "sigmoidlab": lambda: sl.sigmoid(x),
+            "numpy 1/(1+exp(-x))": lambda: 1 / (1 + np.exp(-x)),
+        },
+        "sigmoid_and_grad": {
+            "sigmoidlab": lambda: sl.sigmoid_and_grad(x),
+            "numpy y, y·(1−y)": lambda: (y := 1 / (1 + np.exp(-x)), y * (1 - y)),
+        },
+    }
+    try:
+        from scipy.special import expit
+
+        calls["sigmoid"]["scipy.special.expit"] = lambda: expit(x)
+        calls["sigmoid_and_grad"]["scipy expit, y·(1−y)"] = lambda: (y := expit(x), y * (1 - y))
+    except ImportError:
+        pass
+    rows = []
+    for op, impls in calls.items():
+        for name, fn in impls.items():
+            tracemalloc.start()
+            result = fn()
+            peak = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+            del result
+            rows.append({"op": op, "impl": name, "n": n, "peak_bytes": peak, "output_bytes": x.nbytes * WRITES[op]})
+    return rows
+
+
 def _load_average() -> list[float] | None:
     """1/5/15-minute load averages: other work on the machine makes absolute times unreliable (ratios less so)."""
     try:
@@ -200,12 +242,16 @@ def run(sizes: list[int], dtypes: list[str], repeats: int, progress: Callable[[s
                 if progress:
                     progress(f"{op} {dtype} n={n:,}")
                 results += measure(op, dtype, n, repeats)
+    if progress:
+        progress(f"peak memory n={max(sizes):,}")
+    memory = peak_memory(max(sizes))
     machine = machine_info()
     machine["load_average"] = {"before": load_before, "after": _load_average()}
     return {
         "machine": machine,
         "config": {"sizes": sizes, "dtypes": dtypes, "repeats": repeats, "ops": list(OPS)},
         "results": results,
+        "memory": memory,
     }
 
 
@@ -241,6 +287,14 @@ def summary(data: dict) -> list[str]:
             if small and scipy_row:
                 text += f"; n={n_min:,}: {scipy_row['seconds'] / small['seconds']:.2f}× scipy.special.expit"
             lines.append(text)
+    for op in ("sigmoid", "sigmoid_and_grad"):
+        mem = [m for m in data.get("memory", []) if m["op"] == op]
+        if mem:
+            parts = ", ".join(f"{m['impl']} {m['peak_bytes'] / 2**20:,.1f} MiB" for m in mem)
+            lines.append(
+                f"- peak memory of {op} returning new float64 arrays, n={mem[0]['n']:,} "
+                f"(output {mem[0]['output_bytes'] / 2**20:,.1f} MiB): {parts}"
+            )
     return lines
 
 
