@@ -257,14 +257,14 @@ KINLINE void k_sigmoid_and_grad_dd(V x, V *y, V *g)
 }
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* The fast float64 path of σ, σ' and the pair: the bandwidth-critical ops. About 40 vector instructions  */
-/* per 4 doubles (the careful path above takes ~105) for the same contract, with a tighter bound.         */
+/* The fast float64 path of σ, σ' and the pair: the bandwidth-critical ops. About 45 vector operations    */
+/* and four table loads per 4 doubles (the careful path above takes ~105) for the same contract.         */
 /*                                                                                                        */
 /* e = exp(−|x|) = 2^(k/128)·exp(r), k = round(−|x|·128/ln2) = 128m + j (0 <= j < 128),                    */
 /* r = −|x| − k·ln2/128, |r| <= ln2/256 (+2^-40), so 2^(k/128) = 2^m·(Th + Tl) from a 128-entry table of    */
 /* double-doubles (within 2^-106) and exp(r) = 1 + p, p = expm1(r) = r + T, T = r²·Q(r):                  */
 /*   rh = −|x| − k·L_HI is exact (L_HI is ln2/128 to 36 bits and |k| < 2^17, so k·L_HI is exact; rh is a   */
-/*   multiple of 2^-61 below 2^-8 in magnitude), rl = fl(−k·L_LO), |rl| < 2^-28;                           */
+/*   multiple of 2^-61 below 2^-8 in magnitude, or −|x| itself when k = 0), rl = fl(−k·L_LO), |rl| < 2^-28;  */
 /*   Q of degree 3 (relative error 2^-45.6) on |T| <= 2^-18.4: T's error, the roundings and r = fl(rh + rl) */
 /*   included, stays below 2^-63 absolute;                                                                */
 /*   p = fl(rh + fl(rl + T)) rounds by <= 2^-53·|p| <= 2^-53·0.0028;                                       */
@@ -279,8 +279,9 @@ KINLINE void k_sigmoid_and_grad_dd(V x, V *y, V *g)
 /* Lanes with |x| > 700 (subnormal tails, 2^m no longer normal) or NaN take the careful path, blended in     */
 /* only when a vector holds such a lane.                                                                  */
 /*                                                                                                        */
-/* The table replaced a degree-10 polynomial on |r| <= ln2/2: fewer and shorter dependency chains, ~13%    */
-/* less time per element on Zen 3 with the lookup done as four 16-byte loads (AVX2 gathers were no faster). */
+/* The table replaced a degree-10 polynomial on |r| <= ln2/2 (bound 0.84 ULP): 7% less time per element on */
+/* Zen 3 (best of 400 alternating in-cache runs), with the lookup as four 16-byte loads (AVX2 gathers were */
+/* no faster).                                                                                            */
 /* Coefficients and table: benchmarks/kernel_coefficients.py.                                              */
 
 #define SHIFTER (0x1.8p52 + 1023.0) /* fl(v + SHIFTER) holds round(v) + 1023 in its low mantissa bits */
