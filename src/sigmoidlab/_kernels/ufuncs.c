@@ -153,7 +153,9 @@ static void parallel_for(npy_intp n, npy_intp out_bytes_per_elem, range_fn fn, v
         return;
     }
 #ifdef HAVE_THREADS
-    work w = {fn, ctx, n, (CHUNK_BYTES / out_bytes_per_elem + 63) & ~(npy_intp)63, stream};
+    /* At least four chunks per thread, so that a thread that starts late still gets its share. */
+    npy_intp chunk = CHUNK_BYTES / out_bytes_per_elem, quarter = (n + 4 * nt - 1) / (4 * nt);
+    work w = {fn, ctx, n, ((chunk < quarter ? chunk : quarter) + 63) & ~(npy_intp)63, stream};
     atomic_init(&w.next, 0);
     pthread_t th[MAX_THREADS];
     int started[MAX_THREADS] = {0};
