@@ -205,8 +205,8 @@ static inline fastparts strip_parts(const double *eh, const double *el, int j)
     return fast_recip(e);
 }
 
-static inline V fin_sigmoid(V x, fastparts f) { return fast_sigmoid(x, f); }
-static inline V fin_sigmoid_grad(V x, fastparts f) { (void)x; return fast_sigmoid_grad(f); }
+/* σ' in the (x, parts) shape of fast_sigmoid, for DEF_BULK_STRIP. */
+static inline V fast_sigmoid_grad_x(V x, fastparts f) { (void)x; return fast_sigmoid_grad(f); }
 
 #define DEF_BULK_STRIP(name, fin, careful, fin32)                                                       \
     static ptrdiff_t name##_f64_bulk(const double *x, double *y, ptrdiff_t n, int stream)               \
@@ -290,8 +290,8 @@ static inline V fin_sigmoid_grad(V x, fastparts f) { (void)x; return fast_sigmoi
         if (stream) _mm_sfence();                                                                       \
     }
 
-DEF_BULK_STRIP(sigmoid, fin_sigmoid, k_sigmoid_dd, k32_sigmoid_from)
-DEF_BULK_STRIP(sigmoid_grad, fin_sigmoid_grad, k_sigmoid_grad_dd, k32_sigmoid_grad_from)
+DEF_BULK_STRIP(sigmoid, fast_sigmoid, k_sigmoid_dd, k32_sigmoid_from)
+DEF_BULK_STRIP(sigmoid_grad, fast_sigmoid_grad_x, k_sigmoid_grad_dd, k32_sigmoid_grad_from)
 DEF_BULK_PLAIN(sigmoid_second_grad, k_sigmoid_second_grad, k_sigmoid_second_grad)
 DEF_BULK_PLAIN(log_sigmoid, k_log_sigmoid, k_log_sigmoid)
 DEF_BULK_PLAIN(softplus, k_softplus, k_softplus)

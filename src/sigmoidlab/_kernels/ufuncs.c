@@ -117,6 +117,7 @@ static inline uint16_t double_to_bf16(double d)
 
 typedef void (*range_fn)(void *ctx, npy_intp start, npy_intp end, int stream);
 
+#ifdef HAVE_THREADS
 #define CHUNK_BYTES (256 << 10)
 
 typedef struct {
@@ -124,12 +125,9 @@ typedef struct {
     void *ctx;
     npy_intp n, chunk;
     int stream;
-#ifdef HAVE_THREADS
     _Atomic npy_intp next;
-#endif
 } work;
 
-#ifdef HAVE_THREADS
 static void *run_chunks(void *p)
 {
     work *w = (work *)p;
