@@ -18,6 +18,21 @@ CONFIGS = [
 ]
 
 
+def _step_both(params, tparams, opt, topt, rng):
+    """One step of both optimisers on the same random gradients."""
+    for p, tp in zip(params, tparams, strict=True):
+        g = rng.standard_normal(p.shape)
+        p.grad = g
+        tp.grad = torch.from_numpy(g.copy())
+    opt.step()
+    topt.step()
+
+
+def _assert_same_values(params, tparams):
+    for p, tp in zip(params, tparams, strict=True):
+        np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+
+
 @pytest.mark.parametrize(("ours", "theirs", "kwargs"), CONFIGS, ids=[f"{o.__name__}-{k}" for o, _, k in CONFIGS])
 def test_optimizer_matches_torch_step_by_step(ours, theirs, kwargs):
     rng = np.random.default_rng(7)
@@ -26,14 +41,8 @@ def test_optimizer_matches_torch_step_by_step(ours, theirs, kwargs):
     tparams = [torch.tensor(p.value.copy(), requires_grad=True) for p in params]
     opt, topt = ours(params, **kwargs), theirs(tparams, **kwargs)
     for _ in range(25):
-        grads = [rng.standard_normal(p.shape) for p in params]
-        for p, tp, g in zip(params, tparams, grads, strict=True):
-            p.grad = g
-            tp.grad = torch.from_numpy(g.copy())
-        opt.step()
-        topt.step()
-        for p, tp in zip(params, tparams, strict=True):
-            np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+        _step_both(params, tparams, opt, topt, rng)
+        _assert_same_values(params, tparams)
 
 
 @pytest.mark.parametrize(
@@ -57,14 +66,8 @@ def test_weight_decay_on_chosen_parameters_matches_torch_param_groups(ours, thei
     opt = ours(params, weight_decay=0.1, decay=weights, **kwargs)
     topt = theirs([{"params": decayed, "weight_decay": 0.1}, {"params": others, "weight_decay": 0.0}], **kwargs)
     for _ in range(10):
-        for p, tp in zip(params, tparams, strict=True):
-            g = rng.standard_normal(p.shape)
-            p.grad = g
-            tp.grad = torch.from_numpy(g.copy())
-        opt.step()
-        topt.step()
-    for p, tp in zip(params, tparams, strict=True):
-        np.testing.assert_allclose(p.value, tp.detach().numpy(), rtol=1e-12, atol=1e-14)
+        _step_both(params, tparams, opt, topt, rng)
+    _assert_same_values(params, tparams)
 
 
 def test_optimizer_updates_parameters_in_place_through_the_flat_buffer():

@@ -113,19 +113,20 @@ def _is_numpy(*args: Any) -> bool:
 
 
 def _unary(name: str, formula: Callable, x: ArrayLike, out: np.ndarray | None) -> Any:
-    # Fast paths for the common cases, a float array or NumPy scalar (into a matching out= or none) or a Python
-    # float, with a compiled kernel: the call then costs what np.exp's does.
-    if (type(x) is np.ndarray or isinstance(x, np.generic)) and x.dtype in _KERNEL_DTYPE_SET:
-        ufunc = _kernel(name, x.dtype)
-        if ufunc is not None:
-            if out is None:
-                return ufunc(x)
-            if type(out) is np.ndarray and out.dtype == x.dtype and out.shape == x.shape:
-                return ufunc(x, out=out)
-    elif type(x) is float and out is None:
-        ufunc = _kernel(name, _FLOAT64)
-        if ufunc is not None:
+    # Fast path for the common cases, a float array, NumPy scalar or Python float with a compiled kernel, into a
+    # matching out= or none: the call then costs what np.exp's does (the general path below takes ~3 µs).
+    if type(x) is np.ndarray or isinstance(x, np.generic):
+        dtype, shape = x.dtype, x.shape
+    elif type(x) is float:
+        dtype, shape = _FLOAT64, ()
+    else:
+        dtype = shape = None
+    ufunc = _kernel(name, dtype) if dtype in _KERNEL_DTYPE_SET else None
+    if ufunc is not None:
+        if out is None:
             return ufunc(x)
+        if type(out) is np.ndarray and out.dtype == dtype and out.shape == shape:
+            return ufunc(x, out=out)
     if _is_numpy(x):
         return _numpy_call(name, formula, (x,), out)
     if out is not None:
