@@ -7,20 +7,23 @@ front of it. Both minimise the mean binary cross-entropy plus an L2 penalty on t
 
 with n the number of training samples. Each mini-batch step uses the unbiased estimate
 mean-over-batch BCE gradient + (alpha/n)·W, so ``alpha`` means the same whatever the batch size. For
-``LogisticRegression`` this is exactly the objective of ``sklearn.linear_model.LogisticRegression(C=1/alpha)``.
+``LogisticRegression`` J is (alpha/n) times scikit-learn's objective ½‖w‖² + C·Σᵢ BCEᵢ with C = 1/alpha, so both
+have the same minimiser; ``LogisticRegression`` takes ``C`` (default 1.0, as scikit-learn) and, by default,
+solves it to scikit-learn's tolerance with full-batch L-BFGS-B (see its docstring).
 (scikit-learn's ``MLPClassifier`` divides its penalty by the batch size instead of n, so its ``alpha`` is
 n/batch_size times stronger than ours.)
 
 Parameter and attribute names follow ``sklearn.neural_network.MLPClassifier`` wherever the concept is the
-same, and so do the defaults, so that swapping the import gives a comparable model. Differences:
+same, and so do the defaults, so that swapping the import gives a comparable model (``LogisticRegression``
+follows ``sklearn.linear_model.LogisticRegression`` for ``C``, ``solver``, ``tol`` and ``max_iter``). Differences:
 
 * ``solver``: "adam", "sgd" (constant learning rate; momentum and Nesterov as in scikit-learn) or "rmsprop"
-  (decay ``beta_2``); no "lbfgs": every model here is trained by our own mini-batch engine.
+  (decay ``beta_2``), run by our own mini-batch engine; ``LogisticRegression`` adds "lbfgs" (its default).
 * ``activation`` may be a list, one per hidden layer; "sigmoid" is an alias of "logistic", and "leaky_relu"
   is available.
-* Stopping: with ``early_stopping=True``, a stratified ``validation_fraction`` of the training data is held
-  out and training stops once the validation accuracy has not improved by at least ``tol`` for
-  ``n_iter_no_change`` epochs; the weights of the best epoch are restored. Otherwise training stops once the
+* Stopping (mini-batch solvers): with ``early_stopping=True``, a stratified ``validation_fraction`` of the
+  training data is held out and training stops once the validation accuracy has not improved by at least ``tol``
+  for ``n_iter_no_change`` epochs; the weights of the best epoch are restored. Otherwise training stops once the
   training objective has not decreased by at least ``tol`` for ``n_iter_no_change`` epochs, and ``tol=0``
   turns that test off: ``early_stopping=False, tol=0`` trains exactly ``max_iter`` epochs. Reaching
   ``max_iter`` while a stopping test is active raises a ``ConvergenceWarning``.
@@ -28,27 +31,30 @@ same, and so do the defaults, so that swapping the import gives a comparable mod
   :mod:`sigmoidlab.nn.init`) and ``dtype`` (float64 or float32 for the network's arithmetic).
 * Binary only (declared through scikit-learn's tags); a target with more than two classes is a ValueError.
 
-A loss that becomes NaN or infinite stops ``fit`` with :class:`sigmoidlab.nn.DivergenceError` (lower
-``learning_rate_init``).
+A loss that becomes NaN or infinite stops a mini-batch ``fit`` with :class:`sigmoidlab.nn.DivergenceError`
+(lower ``learning_rate_init``).
 """
 
 from __future__ import annotations
 
+import math
 import numbers
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from scipy.optimize import minimize
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import check_random_state, check_scalar
 from sklearn.utils.multiclass import check_classification_targets, type_of_target
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
 from . import nn
-from .functions import log_sigmoid, sigmoid
+from .functions import binary_cross_entropy_with_logits, log_sigmoid, sigmoid
+from .nn.parameter import pack
 
 __all__ = ["LogisticRegression", "MLPClassifier"]
 
@@ -122,9 +128,18 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
         tags.classifier_tags.multi_class = False
         return tags
 
+    _solvers = _SOLVERS
+
+    def _alpha(self) -> float:
+        """The L2 strength alpha of the objective (validated)."""
+        check_scalar(self.alpha, "alpha", numbers.Real, min_val=0.0)
+        if not math.isfinite(self.alpha):
+            raise ValueError(f"{type(self).__name__}: alpha={self.alpha!r} must be a finite number ≥ 0")
+        return float(self.alpha)
+
     def _check_params(self) -> None:
         name = type(self).__name__
-        check_scalar(self.alpha, "alpha", numbers.Real, min_val=0.0)
+        self._alpha()
         check_scalar(
             self.learning_rate_init, "learning_rate_init", numbers.Real, min_val=0.0, include_boundaries="neither"
         )
@@ -143,8 +158,8 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
         check_scalar(self.beta_1, "beta_1", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
         check_scalar(self.beta_2, "beta_2", numbers.Real, min_val=0.0, max_val=1.0, include_boundaries="left")
         check_scalar(self.epsilon, "epsilon", numbers.Real, min_val=0.0, include_boundaries="neither")
-        if self.solver not in _SOLVERS:
-            raise ValueError(f"{name}: solver={self.solver!r} is not one of {', '.join(map(repr, _SOLVERS))}")
+        if self.solver not in self._solvers:
+            raise ValueError(f"{name}: solver={self.solver!r} is not one of {', '.join(map(repr, self._solvers))}")
         if not (self.batch_size == "auto" or (isinstance(self.batch_size, numbers.Integral) and self.batch_size >= 1)):
             raise ValueError(f"{name}: batch_size={self.batch_size!r} must be 'auto' or an integer ≥ 1")
         if np.dtype(self.dtype) not in (np.float32, np.float64):
@@ -163,6 +178,11 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
 
     def fit(self, X: Any, y: Any) -> _NetClassifier:
         """Train on X (n_samples, n_features) and binary labels y (any two values); return self."""
+        X, t = self._validate_fit(X, y)
+        return self._fit_minibatch(X, t)
+
+    def _validate_fit(self, X: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+        """Check the parameters and the data; set ``classes_``; return X and the 0/1 targets t."""
         self._check_params()
         X, y = validate_data(self, X, y, dtype=(np.float64, np.float32))
         check_classification_targets(y)
@@ -177,7 +197,11 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
             raise ValueError(
                 f"{type(self).__name__} needs samples of 2 classes, but y has 1 class ({self.classes_[0]!r})."
             )
+        return X, t
 
+    def _fit_minibatch(self, X: np.ndarray, t: np.ndarray) -> _NetClassifier:
+        """Train with ``solver`` (adam, sgd or rmsprop) through ``nn.fit``; the stopping rules are in the module
+        docstring."""
         rng = check_random_state(self.random_state)
         init_seed, fit_seed, split_seed = (int(s) for s in rng.randint(np.iinfo(np.int32).max, size=3))
         n = X.shape[0]
@@ -195,12 +219,12 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
             n = X.shape[0]
         batch_size = min(200, n) if self.batch_size == "auto" else self.batch_size
         if batch_size > n:
-            warnings.warn(f"batch_size={batch_size} is larger than the {n} training samples: using {n}", stacklevel=2)
+            warnings.warn(f"batch_size={batch_size} is larger than the {n} training samples: using {n}", stacklevel=3)
             batch_size = n
 
         model = nn.mlp(X.shape[1], **self._architecture(), dtype=self.dtype, seed=init_seed)
         weights = [layer.W for layer in model.dense_layers()]
-        strength = self.alpha / n
+        strength = self._alpha() / n
         stopping = _Stopping(self, weights, strength)
         history = nn.fit(
             model,
@@ -233,7 +257,7 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
                 f"{type(self).__name__}: maximum iterations ({self.max_iter}) reached and the optimization "
                 "hasn't converged yet.",
                 ConvergenceWarning,
-                stacklevel=2,
+                stacklevel=3,
             )
         return self
 
@@ -386,59 +410,166 @@ class MLPClassifier(_NetClassifier):
 
 
 class LogisticRegression(_NetClassifier):
-    """Logistic regression: one sigmoid unit p(y=1|x) = σ(x·w + b), trained by mini-batch gradient descent.
+    r"""Logistic regression: one sigmoid unit p(y=1|x) = σ(x·w + b), solved to the optimum by default.
 
-    Minimises mean BCE + (alpha/2n)·‖w‖², the objective of ``sklearn.linear_model.LogisticRegression(C=1/alpha)``
-    (the intercept is not penalised). The parameters are those of :class:`MLPClassifier` without the hidden
-    layers; the defaults differ in ``learning_rate_init`` (1e-2: a convex problem tolerates a bolder step).
+    Minimises scikit-learn's objective ½‖w‖² + C·Σᵢ sᵢ·BCE(x_i·w + b, tᵢ) (the intercept b is not penalised;
+    sᵢ = ``sample_weight``, 1 by default), in the form solved, divided by C·S with S = Σᵢ sᵢ (= n unweighted):
+
+        J(w, b) = (1/S) Σᵢ sᵢ·BCEᵢ + ‖w‖² / (2·C·S),        ∇J = (1/S) Xᵀ(s ⊙ (σ(z) − t)) + w / (C·S)
+
+    that is mean BCE + (alpha/2n)·‖w‖² of the module docstring with alpha = 1/C. ``solver="lbfgs"`` (the default)
+    minimises J over (w, b) with ``scipy.optimize.minimize(method="L-BFGS-B")`` from w = 0, b = 0, with
+    scikit-learn's settings (gtol = ``tol`` on J's projected gradient, ftol = 64ε, maxls = 50, at most ``max_iter``
+    iterations), so it stops where ``sklearn.linear_model.LogisticRegression(C=C)`` stops and reaches the
+    optimum as ``tol`` → 0. J and ∇J come from the engine: the model's forward and backward passes and
+    :func:`sigmoidlab.binary_cross_entropy_with_logits`. "adam", "sgd" and "rmsprop" train by mini-batches as
+    :class:`MLPClassifier` does (their parameters are ignored by "lbfgs").
+
+    Parameters
+    ----------
+    C : float, default=1.0
+        Inverse regularisation strength (> 0; ``np.inf``: no penalty), as in scikit-learn.
+    alpha : float or None, default=None
+        The same penalty in :class:`MLPClassifier`'s units, alpha = 1/C. When given it replaces the default C;
+        given with another C, the two must agree (else ValueError).
+    solver : {"lbfgs", "adam", "sgd", "rmsprop"}, default="lbfgs"
+    tol : float, default=1e-4
+        "lbfgs": stop once every component of ∇J is at most ``tol``. Mini-batch solvers: as for MLPClassifier.
+    max_iter : int, default=100
+        L-BFGS iterations, or epochs for the mini-batch solvers.
+    random_state : int, RandomState or None, default=None
+        Mini-batch solvers only (initial weights, shuffling, validation split); "lbfgs" is deterministic.
+    verbose : bool, default=False
+        A progress bar (mini-batch) or one line per L-BFGS iteration.
+    batch_size, learning_rate_init, early_stopping, validation_fraction, n_iter_no_change, momentum,
+    nesterovs_momentum, beta_1, beta_2, epsilon
+        Mini-batch solvers only, as for :class:`MLPClassifier` (``learning_rate_init`` defaults to 1e-2).
+    dtype : float64 or float32, default=np.float64
+        Dtype of the model's arithmetic (L-BFGS itself runs in float64).
 
     Attributes
     ----------
     classes_ : ndarray of shape (2,)
     coef_ : ndarray of shape (1, n_features)
     intercept_ : ndarray of shape (1,)
-    loss_curve_, n_iter_, validation_scores_, best_validation_score_, n_features_in_, feature_names_in_, model_
-        As for :class:`MLPClassifier`.
+    n_iter_ : int
+        L-BFGS iterations (at most ``max_iter``), or epochs.
+    loss_curve_ : list of float
+        J after each L-BFGS iteration, or per epoch as for MLPClassifier.
+    validation_scores_, best_validation_score_, n_features_in_, feature_names_in_, model_
+        As for :class:`MLPClassifier` (the validation attributes are None for "lbfgs").
     """
+
+    _solvers = ("lbfgs", *_SOLVERS)
 
     def __init__(
         self,
         *,
-        solver: str = "adam",
-        alpha: float = 1e-4,
+        C: float = 1.0,
+        alpha: float | None = None,
+        solver: str = "lbfgs",
+        tol: float = 1e-4,
+        max_iter: int = 100,
+        random_state: int | np.random.RandomState | None = None,
+        verbose: bool = False,
         batch_size: int | str = "auto",
         learning_rate_init: float = 1e-2,
-        max_iter: int = 200,
-        tol: float = 1e-4,
         early_stopping: bool = False,
         validation_fraction: float = 0.1,
         n_iter_no_change: int = 10,
-        random_state: int | np.random.RandomState | None = None,
         momentum: float = 0.9,
         nesterovs_momentum: bool = True,
         beta_1: float = 0.9,
         beta_2: float = 0.999,
         epsilon: float = 1e-8,
-        verbose: bool = False,
         dtype: Any = np.float64,
     ) -> None:
-        self.solver = solver
+        self.C = C
         self.alpha = alpha
+        self.solver = solver
+        self.tol = tol
+        self.max_iter = max_iter
+        self.random_state = random_state
+        self.verbose = verbose
         self.batch_size = batch_size
         self.learning_rate_init = learning_rate_init
-        self.max_iter = max_iter
-        self.tol = tol
         self.early_stopping = early_stopping
         self.validation_fraction = validation_fraction
         self.n_iter_no_change = n_iter_no_change
-        self.random_state = random_state
         self.momentum = momentum
         self.nesterovs_momentum = nesterovs_momentum
         self.beta_1 = beta_1
         self.beta_2 = beta_2
         self.epsilon = epsilon
-        self.verbose = verbose
         self.dtype = dtype
+
+    def _alpha(self) -> float:
+        """alpha = 1/C from whichever of ``C`` and ``alpha`` was given (both: they must agree)."""
+        check_scalar(self.C, "C", numbers.Real, min_val=0.0, include_boundaries="neither")
+        if math.isnan(self.C):
+            raise ValueError("LogisticRegression: C=nan must be a number > 0")
+        if self.alpha is None:
+            return 1.0 / self.C
+        alpha = super()._alpha()
+        if self.C != 1.0 and not math.isclose(alpha, 1.0 / self.C, rel_tol=1e-9):
+            raise ValueError(
+                f"LogisticRegression: alpha={self.alpha!r} and C={self.C!r} conflict (alpha = 1/C); give only one"
+            )
+        return alpha
+
+    def fit(self, X: Any, y: Any, sample_weight: Any = None) -> LogisticRegression:
+        """Train on X (n_samples, n_features) and binary labels y, each sample i counting ``sample_weight[i]``
+        times in the loss ("lbfgs" only); return self."""
+        X, t = self._validate_fit(X, y)
+        if self.solver != "lbfgs":
+            if sample_weight is not None:
+                raise ValueError(f"LogisticRegression: sample_weight needs solver='lbfgs', not {self.solver!r}")
+            return self._fit_minibatch(X, t)
+        if self.early_stopping:
+            raise ValueError("LogisticRegression: early_stopping=True needs a mini-batch solver, not 'lbfgs'")
+        s = _check_sample_weight(sample_weight, X, dtype=np.float64, ensure_non_negative=True)
+        return self._fit_lbfgs(X, t, s)
+
+    def _fit_lbfgs(self, X: np.ndarray, t: np.ndarray, s: np.ndarray) -> LogisticRegression:
+        """Minimise J (class docstring) with L-BFGS-B; J and ∇J from the model's forward/backward and the BCE."""
+        model = nn.mlp(X.shape[1], hidden=(), dtype=self.dtype, seed=0)
+        values, grads = pack(model.parameters())  # flat views of the parameters: w (n_features), then b
+        penalty = np.where(np.arange(values.size) < X.shape[1], self._alpha() / s.sum(), 0.0)  # 1/(C·S) on w only
+        X, t, s = X.astype(model.dtype, copy=False), t.astype(model.dtype), s / s.sum()
+
+        def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+            values[:] = theta
+            z = model.forward(X)[:, 0]
+            loss, dz = binary_cross_entropy_with_logits(z, t, reduction="none", return_grad=True)
+            model.backward((s * dz).astype(model.dtype)[:, None], input_grad=False)
+            return float(s @ loss) + 0.5 * float(theta @ (penalty * theta)), grads + penalty * theta
+
+        curve: list[float] = []
+
+        def record(intermediate_result: Any) -> None:
+            curve.append(float(intermediate_result.fun))
+            if self.verbose:
+                print(f"LogisticRegression: L-BFGS iteration {len(curve)}, objective {curve[-1]:.10g}")
+
+        # scikit-learn's settings (sklearn.linear_model._logistic), so that both stop at the same point.
+        options = {"maxiter": self.max_iter, "maxls": 50, "gtol": self.tol, "ftol": 64 * np.finfo(float).eps}
+        result = minimize(
+            objective, np.zeros(values.size), method="L-BFGS-B", jac=True, callback=record, options=options
+        )
+        values[:] = result.x
+        model.eval()
+        self.model_, self.loss_curve_, self.n_iter_ = model, curve, min(int(result.nit), self.max_iter)
+        self.validation_scores_ = self.best_validation_score_ = None
+        dense = model.dense_layers()[0]
+        self._set_coefficients([dense.W.value.astype(np.float64)], [dense.b.value.astype(np.float64)])
+        if result.status != 0:
+            warnings.warn(
+                f"LogisticRegression: L-BFGS-B stopped after {self.n_iter_} iterations without converging "
+                f"({result.message}); increase max_iter or scale the data (e.g. StandardScaler)",
+                ConvergenceWarning,
+                stacklevel=3,
+            )
+        return self
 
     def _architecture(self) -> dict[str, Any]:
         return {"hidden": (), "init": "glorot_uniform"}
