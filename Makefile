@@ -7,7 +7,7 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-BUILD_INPUTS := pyproject.toml $(wildcard setup.py) $(wildcard src/sigmoidlab/_kernels/*.c src/sigmoidlab/_kernels/*.h)
+BUILD_INPUTS := Makefile pyproject.toml $(wildcard setup.py) $(wildcard src/sigmoidlab/_kernels/*.c src/sigmoidlab/_kernels/*.h)
 DEMO_OUT ?= demo-output
 PYTEST_ARGS ?=
 
@@ -19,8 +19,9 @@ $(BIN)/python:
 
 # The C extension is built in place by an editable install without build isolation, so that a change to a
 # kernel only needs this rule to run again.
+# The demo's setup installs everything the README's tour uses next: the playground (web) and Dask.
 $(VENV)/.stamp-base: $(BIN)/python $(BUILD_INPUTS)
-	$(BIN)/pip install --quiet --no-build-isolation -e ".[dask]"
+	$(BIN)/pip install --quiet --no-build-isolation -e ".[dask,web]"
 	touch $@
 
 $(VENV)/.stamp-test: $(BIN)/python $(BUILD_INPUTS)
