@@ -127,6 +127,31 @@ def test_load_csv_numeric_labels_sort_as_numbers(tmp_path):
     assert classes.tolist() == [-1.0, 0.5] and y.tolist() == [1, 0]
 
 
+def test_load_csv_numeric_labels_equal_as_numbers_are_one_class(tmp_path):
+    """Regression (issue 10): "1.0" and "1" in one column were two classes (a third-class error with "0")."""
+    path = write(tmp_path, "x,y\n1,1\n2,0\n3,1.0\n4,0.0\n5,+1\n6,1e0\n")
+    _, y, _, classes = load_csv(path, "y", return_classes=True)
+    assert classes.tolist() == [0, 1] and classes.dtype == np.int64
+    assert y.tolist() == [1, 0, 1, 0, 1, 1]
+    # Mixed numbers and text: compared as numbers where they are numbers, kept as text (first spelling).
+    path = write(tmp_path, "x,y\n1,yes\n2,1.0\n3,1\n4,yes\n")
+    _, y, _, classes = load_csv(path, "y", return_classes=True)
+    assert classes.tolist() == ["1.0", "yes"] and y.tolist() == [1, 0, 0, 1]
+    # Text that is not a finite number stays text: "inf" and "Inf" are two different labels.
+    path = write(tmp_path, "x,y\n1,inf\n2,Inf\n")
+    _, y, _, classes = load_csv(path, "y", return_classes=True)
+    assert classes.tolist() == ["Inf", "inf"] and y.tolist() == [1, 0]
+
+
+def test_noise_must_be_finite():
+    """Regression (issue 10): noise=inf was accepted (and made every point inf or NaN)."""
+    for generator in (datasets.moons, datasets.xor, datasets.circles, datasets.spiral, datasets.gaussians):
+        with pytest.raises(ValueError, match=r"noise=inf must lie in \[0, inf\), a finite number"):
+            generator(10, noise=float("inf"))
+    with pytest.raises(ValueError, match="noise=nan"):
+        datasets.linear(10, noise=float("nan"))
+
+
 def test_load_csv_feature_selection(tmp_path):
     path = write(tmp_path, "id,b,a,t\n1,2,3,x\n4,5,6,y\n")
     X, y, names = load_csv(path, None, features=["a", "b"], ignore=["id", "t"])
@@ -152,7 +177,8 @@ def test_load_csv_feature_selection(tmp_path):
         ("a,b,label\n1,inf,x\n", r"row 1 \(line 2\), column 'b' \(#2\): 'inf' is not a finite number"),
         ("a,b,label\n1,2,x\n3,4,y\n5,6,z\n", r"row 3 \(line 4\), column 'label' \(#3\): a third class 'z'"),
         ("a,b,label\n1,2,x\n3,4,x\n", r"target 'label' has only one class \('x'\)"),
-        ("a,b,label\n1,2,1\n3,4,1.0\n", r"only one class \(1\) spelled 2 ways"),
+        ("a,b,label\n1,2,1\n3,4,1.0\n", r"only one class \('1', spelled 2 ways: 1, 1.0\)"),
+        ("a,b,label\n1,2,1\n3,4,1.0\n5,6,0\n7,8,2\n", r"row 4 \(line 5\), column 'label' \(#3\): a third class '2'"),
         ("a,b,label\n1,2,x\n3,4\n", r"row 2 \(line 3\) has 2 cells, the header has 3 columns"),
         ("a,a,label\n1,2,x\n", r"column name 'a' appears twice"),
         ("a,,label\n1,2,x\n", r"column #2 of the header has no name"),

@@ -262,3 +262,38 @@ def test_initialisers_have_their_documented_variance(name):
     )
     with pytest.raises(ValueError, match="unknown init"):
         nn.init.get("bogus")
+
+
+# --- runs that end worse than they started (issue 10, item 10) -------------------------------------------------
+
+
+def test_diverging_run_without_overflow_is_flagged_and_warned():
+    """lr = 1e9 drives the logits to ~1e9·x: the loss stays finite (no DivergenceError) but ends far above
+    where it started, at chance accuracy; ``fit`` flags it on the history and warns once."""
+    model = nn.mlp(2, (8,), activation="sigmoid", dtype=np.float64, seed=0)
+    with pytest.warns(nn.train.TrainingWarning, match="ended worse than it started") as record:
+        history = nn.fit(model, X_MOONS, Y_MOONS, optimizer=nn.Adam(model.parameters(), lr=1e9), epochs=5,
+                         progress=False)  # fmt: skip
+    assert len(record) == 1
+    assert history.ended_worse
+    assert np.isfinite(history.history["loss"][-1]) and history.history["loss"][-1] > 100 * history.initial_loss
+    # the initial loss is the first mini-batch's, before any update: recompute it from a fresh copy of the model
+    fresh = nn.mlp(2, (8,), activation="sigmoid", dtype=np.float64, seed=0)
+    first = np.random.default_rng(0).permutation(len(X_MOONS))[:64]
+    expected = nn.BCEWithLogits().forward(fresh.forward(X_MOONS[first]), Y_MOONS[first].reshape(-1, 1))
+    assert history.initial_loss == pytest.approx(expected, rel=1e-12)
+
+
+def test_ordinary_runs_are_not_flagged(recwarn):
+    _, history = small_fit(epochs=5)
+    assert not history.ended_worse and history.initial_loss > history.history["loss"][-1]
+    # A run that barely moves is not "worse" either.
+    model = nn.mlp(2, (4,), seed=1)
+    history = nn.fit(model, X_MOONS, Y_MOONS, optimizer=nn.SGD(model.parameters(), lr=1e-9), epochs=2, progress=False)
+    assert not history.ended_worse
+    assert not [w for w in recwarn if issubclass(w.category, nn.train.TrainingWarning)]
+
+
+def test_ended_worse_rule():
+    assert nn.train.ended_worse(0.69, 5e70) and nn.train.ended_worse(0.5, 1.2)
+    assert not nn.train.ended_worse(0.69, 0.69) and not nn.train.ended_worse(0.01, 0.1)  # margin for tiny losses

@@ -66,8 +66,9 @@ def _check_n_samples(n_samples: int) -> None:
 
 
 def _check_noise(noise: float, upper: float = np.inf) -> None:
-    if not 0 <= noise <= upper:
-        raise ValueError(f"noise={noise!r} must lie in [0, {upper:g}]")
+    if not (0 <= noise <= upper and np.isfinite(noise)):
+        bound = f"{upper:g}]" if np.isfinite(upper) else "inf), a finite number"
+        raise ValueError(f"noise={noise!r} must lie in [0, {bound}")
 
 
 def xor(n_samples: int = 200, noise: float = 0.25, random_state: RandomState = None) -> tuple[np.ndarray, np.ndarray]:
@@ -247,7 +248,8 @@ def load_csv(
 
     Every column except ``target`` and those in ``ignore`` is a numeric feature (float64). The target may hold
     any two labels (numbers or text); they map to 0 and 1 in sorted order (numerically when every label is a
-    number, so ``2 < 10``), and ``return_classes=True`` appends that mapping: ``classes[y]`` gives back the
+    number, so ``2 < 10``; labels equal as numbers, such as ``1`` and ``1.0``, are one class), and
+    ``return_classes=True`` appends that mapping: ``classes[y]`` gives back the
     original labels. ``target=None`` reads features only (data to predict on) and returns ``y = None``.
 
     ``features`` states the expected feature columns (any order in the file; ``X`` follows ``features``'
@@ -357,28 +359,43 @@ def _number(text: str, error: Callable[[str], CSVError]) -> float:
     return value
 
 
+def _label_key(label: str) -> float | str:
+    """Labels that are equal as numbers ("1", "1.0", "+1", "1e0") are one class; others compare as text."""
+    try:
+        value = float(label)
+    except ValueError:
+        return label
+    return value if np.isfinite(value) else label
+
+
 def _encode_labels(
     labels: list[str], error: Callable[[int, str], CSVError], what: str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Map two distinct labels to 0/1 in sorted order; numeric labels sort as numbers and come back as numbers."""
-    seen: dict[str, int] = {}
-    for i, label in enumerate(labels):
-        if label not in seen:
-            seen[label] = i
-            if len(seen) == 3:
-                first, second = list(seen)[:2]
-                raise error(i, f"a third class {label!r} (after {first!r} and {second!r}): binary only, 2 classes")
-    if len(seen) < 2:
-        (only,) = seen
-        raise CSVError(f"{what} has only one class ({only!r}): binary classification needs 2 classes")
-    try:
-        values = np.array([float(s) for s in labels])
-    except ValueError:  # text labels: sort as text
-        classes, y = np.unique(np.array(labels), return_inverse=True)
-        return y.astype(np.int64), classes
-    classes, y = np.unique(values, return_inverse=True)
-    if len(classes) < 2:  # "1" and "1.0": two spellings of one number
-        raise CSVError(f"{what} has only one class ({classes[0]:g}) spelled {len(seen)} ways: {', '.join(seen)}")
-    if np.all(classes == np.round(classes)) and np.all(np.isfinite(classes)):
-        classes = classes.astype(np.int64)
-    return y.astype(np.int64), classes
+    """Map two distinct labels to 0/1 in sorted order; numeric labels sort as numbers and come back as numbers.
+
+    Numeric labels that are equal as numbers ("1" and "1.0") are one class. When every label is a number the
+    classes are those numbers (ints when integral); otherwise they are the labels as text, and a numeric class
+    spelled several ways keeps its first spelling.
+    """
+    keys = [_label_key(label) for label in labels]
+    first: dict[float | str, int] = {}  # class key -> first row with it
+    for i, key in enumerate(keys):
+        if key not in first:
+            first[key] = i
+            if len(first) == 3:
+                a, b = (labels[j] for j in list(first.values())[:2])
+                raise error(i, f"a third class {labels[i]!r} (after {a!r} and {b!r}): binary only, 2 classes")
+    if len(first) < 2:
+        spellings = sorted(set(labels))
+        also = f", spelled {len(spellings)} ways: {', '.join(spellings)}" if len(spellings) > 1 else ""
+        raise CSVError(f"{what} has only one class ({labels[0]!r}{also}): binary classification needs 2 classes")
+    if all(isinstance(k, float) for k in first):
+        classes = np.array(sorted(first), dtype=np.float64)
+        y = (np.array(keys, dtype=np.float64) == classes[1]).astype(np.int64)
+        if np.all(classes == np.round(classes)) and np.all(np.abs(classes) < 2**53):
+            classes = classes.astype(np.int64)
+        return y, classes
+    text = {key: labels[row] for key, row in first.items()}  # one spelling per class
+    classes = np.array(sorted(text.values()))
+    y = np.array([text[key] == classes[1] for key in keys], dtype=np.int64)
+    return y, classes

@@ -1,4 +1,11 @@
-"""The Typer application every command module registers on, and the one way the CLI reports bad input."""
+"""The Typer application every command module registers on, and the one way the CLI reports bad input.
+
+Errors: a command calls ``fail("one line naming the argument and value")``; ``cli.main`` prints it and exits 2.
+Interrupts: Ctrl-C raises ``KeyboardInterrupt`` and SIGTERM raises ``Terminated`` (a subclass, installed by
+``cli.main``); a command that has something to say about what it kept catches ``KeyboardInterrupt``, cleans up,
+calls ``interrupted("what was kept; how to resume")`` and re-raises. ``cli.main`` exits 130 (SIGINT) or 143
+(SIGTERM) after printing that line, or plain "interrupted".
+"""
 
 from __future__ import annotations
 
@@ -26,5 +33,23 @@ class UsageError(Exception):
     """Bad input from the user: reported as one line on stderr, exit status 2, no traceback."""
 
 
+class Terminated(KeyboardInterrupt):
+    """Raised in the main thread by the SIGTERM handler ``cli.main`` installs; exit status 143."""
+
+
 def fail(message: str) -> NoReturn:
     raise UsageError(message)
+
+
+_interrupt_message: list[str] = []
+
+
+def interrupted(message: str) -> None:
+    """Say what an interrupted command kept (and how to resume); ``cli.main`` prints it on exit 130/143."""
+    _interrupt_message[:] = [message]
+
+
+def take_interrupt_message() -> str:
+    message = _interrupt_message[0] if _interrupt_message else "interrupted"
+    _interrupt_message.clear()
+    return message

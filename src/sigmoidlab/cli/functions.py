@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from decimal import Decimal, InvalidOperation
 from enum import Enum
 from typing import Annotated
 
@@ -11,7 +12,7 @@ import numpy as np
 import typer
 
 from ..functions import VANISHING_THRESHOLD
-from ._app import app, console, fail
+from ._app import app, console, err_console, fail
 
 
 class DType(str, Enum):
@@ -29,27 +30,39 @@ def numpy_dtype(name: str) -> np.dtype:
     return np.dtype(name)
 
 
-def parse_values(texts: list[str], dtype: np.dtype) -> np.ndarray:
-    """Parse command-line numbers, refusing anything that is not a number or does not fit ``dtype``."""
-    values = []
-    for text in texts:
-        try:
-            value = float(text)
-        except ValueError:
-            fail(f"x={text!r} is not a number")
-        explicit_special = text.strip().lower().lstrip("+-") in ("inf", "infinity", "nan")
-        with np.errstate(over="ignore"):
-            converted = np.asarray(value).astype(dtype)
-        if not explicit_special and not np.isfinite(converted.astype(np.float64)):
-            fail(f"x={text!r} is out of range for {dtype.name} (largest finite value {_finite_max(dtype):.6g})")
-        values.append(converted)
-    return np.array(values, dtype=dtype)
+def parse_values(texts: list[str], dtype: np.dtype) -> tuple[np.ndarray, list[str]]:
+    """Parse command-line numbers into ``dtype``; return the values and a note for each one rounding changed.
 
-
-def _finite_max(dtype: np.dtype) -> float:
+    Each x is rounded to ``dtype`` as NumPy does (``np.float32("1e-50")`` is 0.0, ``np.float32(1e300)`` is inf)
+    and the rounded value is evaluated. Where rounding changes the kind of value (a non-zero number becomes 0,
+    a normal number becomes subnormal, or a finite number becomes ±inf) the note says so, the same rule for
+    underflow and overflow. Text that is not a number is refused.
+    """
     import ml_dtypes
 
-    return float(ml_dtypes.finfo(dtype).max)  # ml_dtypes.finfo also knows NumPy's own float types
+    info = ml_dtypes.finfo(dtype)  # also knows NumPy's own float types
+    values, notes = [], []
+    for text in texts:
+        try:
+            value, exact = float(text), Decimal(text.strip().replace("_", ""))
+        except (ValueError, InvalidOperation):
+            fail(f"x={text!r} is not a number")
+        with np.errstate(over="ignore", under="ignore"):
+            converted = np.asarray(value).astype(dtype)[()]
+        rounded = float(converted)
+        if exact.is_finite() and math.isinf(rounded):
+            biggest = float(info.max)
+            notes.append(f"x={text!r} overflows {dtype.name} (largest finite {biggest:.6g}): evaluating {rounded}")
+        elif exact.is_finite() and exact != 0 and rounded == 0:
+            tiny = float(info.smallest_subnormal)
+            notes.append(f"x={text!r} underflows {dtype.name} (smallest non-zero {tiny:.6g}): evaluating {rounded}")
+        elif rounded != 0 and abs(rounded) < float(info.smallest_normal):
+            notes.append(
+                f"x={text!r} is subnormal in {dtype.name} (below {float(info.smallest_normal):.6g}, fewer "
+                f"significant bits): evaluating {converted!s}"
+            )
+        values.append(converted)
+    return np.array(values, dtype=dtype), notes
 
 
 @app.command(
@@ -74,7 +87,9 @@ def eval_command(
     if not 0 < threshold <= 0.25:
         fail(f"--threshold={threshold} must lie in (0, 0.25], the range of σ'")
     np_dtype = numpy_dtype(dtype.value)
-    x = parse_values(values, np_dtype)
+    x, notes = parse_values(values, np_dtype)
+    for note in notes:
+        err_console.print(f"[yellow]warning:[/] {note}", highlight=False, soft_wrap=True)
     y, dy, log_y = sl.sigmoid(x), sl.sigmoid_grad(x), sl.log_sigmoid(x)
     records = [
         {

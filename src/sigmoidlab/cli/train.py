@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import json
+import math
+import os
+import warnings
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from .._atomic import write_text
-from ._app import app, console, fail
+from .._atomic import STDOUT, UnsafeOutputError, resolve_output, write_text
+from ._app import app, console, err_console, fail, interrupted
 
 _DATASETS = ("xor", "moons", "circles", "spiral", "gaussians", "linear", "breast_cancer", "digits")
 DatasetName = Enum("DatasetName", {name: name for name in _DATASETS}, type=str)  # type: ignore[misc]
@@ -86,6 +90,87 @@ def _load_data(dataset: DatasetName | None, csv_path: Path | None, target: str |
     return X, y, datasets.feature_names(name), [0, 1], {"dataset": name, **kwargs}
 
 
+def memory_limit() -> int:
+    """Bytes a training run may plan to use: half the physical memory, at most 16 GiB (at least 1 GiB)."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        physical = 8 * 2**30
+    return max(2**30, min(physical // 2, 16 * 2**30))
+
+
+def estimate_memory(n_samples: int, n_features: int, sizes: tuple[int, ...], batch_size: int) -> dict[str, int]:
+    """Rough peak bytes of a ``train`` run: what grows with the network and what grows with the samples.
+
+    Network: nine float64 copies of every parameter (value, gradient, the optimiser's buffers and state, the
+    divergence guard's backup, the exported coefficients) and the activations of a mini-batch (four per unit).
+    Samples: about eight copies of (X, y) (generated, split, standardised twice, shuffled per epoch) and the
+    activations of a whole split when it is evaluated (two per unit).
+    """
+    widths = (n_features, *sizes, 1)
+    n_params = sum((a + 1) * b for a, b in itertools.pairwise(widths))
+    units = sum(sizes) + 1
+    network = 8 * (9 * n_params + 4 * min(batch_size, n_samples) * units)
+    samples = 8 * n_samples * (8 * (n_features + 1) + 2 * units)
+    return {"network": network, "samples": samples}
+
+
+def _check_memory(n_samples: int, n_features: int, sizes, batch_size: int, data_flag: str) -> None:
+    need = estimate_memory(n_samples, n_features, sizes, batch_size)
+    total, limit = sum(need.values()), memory_limit()
+    if total > limit:
+        flag = "--hidden" if need["network"] >= need["samples"] else data_flag
+        fail(
+            f"{flag}: training {list(sizes) or 'logistic regression'} on {n_samples} samples × {n_features} "
+            f"features would need about {total / 2**30:.3g} GiB of memory, more than the {limit / 2**30:.3g} GiB "
+            "this command allows; use fewer samples or smaller layers"
+        )
+
+
+def _check_numbers(lr: float, alpha: float, noise: float | None, test_size: float, seed: int, **counts: int) -> None:
+    """Refuse non-finite and out-of-range numeric options before anything is loaded or allocated."""
+    if not 0 <= test_size < 1:
+        fail(f"--test-size={test_size} must lie in [0, 1)")
+    if not (math.isfinite(lr) and lr > 0):
+        fail(f"--lr={lr} must be a finite number > 0")
+    if not (math.isfinite(alpha) and alpha >= 0):
+        fail(f"--alpha={alpha} must be a finite number ≥ 0")
+    if noise is not None and not (math.isfinite(noise) and noise >= 0):
+        fail(f"--noise={noise} must be a finite number ≥ 0")
+    if not 0 <= seed < 2**32:
+        fail(f"--seed={seed} must lie in [0, 2**32 − 1]")
+    for option, value in counts.items():
+        if value < 1:
+            fail(f"--{option.replace('_', '-')}={value} must be ≥ 1")
+
+
+def _check_init(init: str) -> None:
+    """The initialiser exists and draws finite weights (``normal(-1)`` or ``normal(inf)`` would not)."""
+    import numpy as np
+
+    from .. import nn
+
+    try:
+        weights = nn.init.get(init)(2, 2, np.random.default_rng(0), np.float64)
+    except ValueError as exc:
+        fail(f"--init: {exc}")
+    if not np.isfinite(weights).all():
+        fail(f"--init={init!r} draws non-finite weights")
+
+
+def check_output(option: str, path: Path) -> None:
+    """Refuse an output path now, before the work, if it cannot be written: no folder, or not a regular file."""
+    if not path.parent.is_dir():
+        problem = "is not a directory" if path.parent.exists() else "does not exist"
+        fail(f"{option} {path}: directory {path.parent} {problem}")
+    if str(path) == STDOUT:
+        fail(f"{option} -: this output cannot go to standard output; give a file name")
+    try:
+        resolve_output(path)
+    except UnsafeOutputError as exc:
+        fail(f"{option} {path}: {exc.strerror}")
+
+
 def _metrics(model, X, y) -> dict[str, float]:
     """Accuracy, log-loss and ROC AUC (``sklearn.metrics``) of the probabilities of class 1."""
     from sklearn.metrics import accuracy_score, log_loss, roc_auc_score
@@ -143,30 +228,59 @@ def train_command(
     Example: `sigmoidlab train --dataset moons --noise 0.2 --hidden 16 --activation sigmoid --save moons.npz`,
     then `sigmoidlab predict --model moons.npz --csv new.csv`.
     """
+    try:
+        report = _validate_and_train(locals())
+    except KeyboardInterrupt:  # from the first import on: the message is the same wherever it lands
+        where = f" (--save {save} is written only when training finishes)" if save is not None else ""
+        interrupted(f"interrupted: no model saved{where}; run the command again to retrain")
+        raise
+    _print_report(report, as_json)
+
+
+def _validate_and_train(o: dict[str, Any]) -> dict[str, Any]:
+    """``train``'s work, given its options ``o``: check them all, load the data, fit, save; return the report."""
+    from .. import datasets
+
+    _check_numbers(o["lr"], o["alpha"], o["noise"], o["test_size"], o["seed"], batch_size=o["batch_size"],
+                   epochs=o["epochs"])  # fmt: skip
+    sizes = parse_hidden(o["hidden"])
+    activations = parse_activation(o["activation"], len(sizes))
+    _check_init(o["init"])
+    if o["save"] is not None:
+        check_output("--save", o["save"])
+    generated = o["dataset"] is None or o["dataset"].value in datasets.GENERATORS
+    if o["csv_path"] is None and generated:
+        _check_memory(o["n_samples"] or 1000, 2, sizes, o["batch_size"], "--n-samples")
+    model = {
+        "hidden": list(sizes),
+        "activation": activations,
+        "batchnorm": o["batchnorm"],
+        "init": o["init"],
+        "optimizer": o["optimizer"].value,
+        "lr": o["lr"],
+        "batch_size": o["batch_size"],
+        "alpha": o["alpha"],
+        "epochs": o["epochs"],
+    }
+    data = _load_data(o["dataset"], o["csv_path"], o["target"], o["n_samples"], o["noise"], o["seed"])
+    _check_memory(len(data[1]), data[0].shape[1], sizes, o["batch_size"], "--csv" if o["csv_path"] else "--dataset")
+    report, fitted = _train(
+        data, model, test_size=o["test_size"], seed=o["seed"], standardize=o["standardize"], progress=o["progress"]
+    )
+    if o["save"] is not None:
+        _save(report, fitted, o["save"], o["target"])
+    return report
+
+
+def _train(data, model: dict[str, Any], *, test_size: float, seed: int, standardize: bool, progress: bool):
+    """Split, standardise, fit; return the report and (estimator, scaler, feature names, classes)."""
     import numpy as np
     from sklearn.model_selection import train_test_split
     from sklearn.preprocessing import StandardScaler
 
-    from .. import nn
     from ..estimators import MLPClassifier
 
-    if not 0 <= test_size < 1:
-        fail(f"--test-size={test_size} must lie in [0, 1)")
-    for option, value in (("--lr", lr), ("--batch-size", batch_size), ("--epochs", epochs)):
-        if not value > 0:
-            fail(f"{option}={value} must be > 0")
-    if not alpha >= 0:
-        fail(f"--alpha={alpha} must be ≥ 0")
-    sizes = parse_hidden(hidden)
-    activations = parse_activation(activation, len(sizes))
-    try:
-        nn.init.get(init)
-    except ValueError as exc:
-        fail(f"--init: {exc}")
-    if save is not None and not save.parent.is_dir():
-        fail(f"--save {save}: directory {save.parent} does not exist")
-
-    X, y, feature_names, classes, source = _load_data(dataset, csv_path, target, n_samples, noise, seed)
+    X, y, feature_names, classes, source = data
     if test_size:
         try:
             X_train, X_test, y_train, y_test = train_test_split(
@@ -178,57 +292,65 @@ def train_command(
         X_train, y_train, X_test, y_test = X, y, None, None
     scaler = StandardScaler().fit(X_train) if standardize else None
     prepare = scaler.transform if scaler is not None else np.asarray
-
     estimator = MLPClassifier(
-        hidden_layer_sizes=sizes,
-        activation=activations,
-        solver=optimizer.value,
-        alpha=alpha,
-        batch_size=min(batch_size, len(y_train)),
-        learning_rate_init=lr,
-        max_iter=epochs,
+        hidden_layer_sizes=tuple(model["hidden"]),
+        activation=model["activation"],
+        solver=model["optimizer"],
+        alpha=model["alpha"],
+        batch_size=min(model["batch_size"], len(y_train)),
+        learning_rate_init=model["lr"],
+        max_iter=model["epochs"],
         tol=0.0,  # exactly --epochs epochs
         random_state=seed,
         verbose=progress,
-        batchnorm=batchnorm,
-        init=init,
+        batchnorm=model["batchnorm"],
+        init=model["init"],
     )
-    try:
-        estimator.fit(prepare(X_train), y_train)
-    except nn.DivergenceError as exc:
-        fail(f"{exc}; current --lr={lr}")
+    _fit(estimator, prepare(X_train), y_train, model["lr"])
+    model = {**model, "epochs": estimator.n_iter_, "final_loss": estimator.loss_curve_[-1]}
     report = {
         "source": source,
-        "model": {
-            "hidden": list(sizes),
-            "activation": activations,
-            "batchnorm": batchnorm,
-            "init": init,
-            "optimizer": optimizer.value,
-            "lr": lr,
-            "batch_size": batch_size,
-            "alpha": alpha,
-            "epochs": estimator.n_iter_,
-            "final_loss": estimator.loss_curve_[-1],
-        },
+        "model": model,
         "train": _metrics(estimator, prepare(X_train), y_train),
         "test": _metrics(estimator, prepare(X_test), y_test) if X_test is not None else None,
     }
-    if save is not None:
-        metadata = {
-            "kind": "sigmoidlab.train",
-            "feature_names": list(feature_names),
-            "classes": classes,
-            "target": target,
-            "standardize": None if scaler is None else {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()},
-            **report,
-        }
+    return report, (estimator, scaler, feature_names, classes)
+
+
+def _save(report: dict[str, Any], fitted: tuple, save: Path, target: str | None) -> None:
+    from .. import nn
+
+    estimator, scaler, feature_names, classes = fitted
+    metadata = {
+        "kind": "sigmoidlab.train",
+        "feature_names": list(feature_names),
+        "classes": classes,
+        "target": target,
+        "standardize": None if scaler is None else {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()},
+        **report,
+    }
+    try:
+        nn.save(estimator.model_, save, metadata=_finite(metadata))
+    except OSError as exc:
+        fail(f"--save {save}: {exc.strerror or exc}")
+    report["saved"] = str(save)
+
+
+def _fit(estimator, X, y, lr: float) -> None:
+    """Fit, turning divergence into one error line and each warning (a run that ended worse than it started,
+    say) into one "warning:" line on stderr."""
+    from .. import nn
+    from ..nn.train import TrainingWarning
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         try:
-            nn.save(estimator.model_, save, metadata=_finite(metadata))
-        except OSError as exc:
-            fail(f"--save {save}: {exc.strerror or exc}")
-        report["saved"] = str(save)
-    _print_report(report, as_json)
+            estimator.fit(X, y)
+        except nn.DivergenceError as exc:
+            fail(f"{exc}; current --lr={lr:g}")
+    for warning in caught:
+        hint = f"; try a smaller --lr (now {lr:g})" if issubclass(warning.category, TrainingWarning) else ""
+        err_console.print(f"[yellow]warning:[/] {warning.message}{hint}", highlight=False, soft_wrap=True)
 
 
 def _finite(value: Any) -> Any:
@@ -264,11 +386,44 @@ def _print_report(report: dict[str, Any], as_json: bool) -> None:
         console.print(f"model saved to {report['saved']}", highlight=False)
 
 
+def check_train_metadata(meta: dict[str, Any], net: Any) -> str | None:
+    """Why ``meta`` is not usable ``train`` metadata for ``net`` (a reason naming the field), or None."""
+    dense = net.dense_layers()
+    if not dense or dense[-1].out_features != 1:
+        return "the network does not end in one output unit"
+    n = dense[0].in_features
+    names, classes = meta.get("feature_names"), meta.get("classes")
+    if not (isinstance(names, list) and len(names) == n and all(isinstance(x, str) for x in names)):
+        return f"metadata 'feature_names' must be a list of {n} column names (the network has {n} inputs)"
+    if len(set(names)) != n:
+        return "metadata 'feature_names' names a column twice"
+    scalar = (str, int, float)
+    if not (isinstance(classes, list) and len(classes) == 2 and all(isinstance(c, scalar) for c in classes)):
+        return "metadata 'classes' must be a list of two labels (strings or numbers)"
+    if classes[0] == classes[1] or isinstance(classes[0], bool) or isinstance(classes[1], bool):
+        return "metadata 'classes' must hold two different labels"
+    if meta.get("target") is not None and not isinstance(meta["target"], str):
+        return "metadata 'target' must be a column name or null"
+    scaling = meta.get("standardize")
+    if scaling is not None:
+        if not (isinstance(scaling, dict) and {"mean", "scale"} <= scaling.keys()):
+            return "metadata 'standardize' must be null or an object with 'mean' and 'scale'"
+        for key in ("mean", "scale"):
+            values = scaling[key]
+            ok = isinstance(values, list) and len(values) == n
+            ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
+            if not ok or (key == "scale" and min(values) <= 0):
+                return f"metadata 'standardize.{key}' must be a list of {n} finite numbers" + " > 0" * (key == "scale")
+    return None
+
+
 @app.command("predict")
 def predict_command(
     model: Annotated[Path, typer.Option("--model", help="A model saved by `sigmoidlab train --save`.")],
     csv_path: Annotated[Path, typer.Option("--csv", help="Rows to classify: a CSV with the model's feature columns.")],
-    out: Annotated[Path | None, typer.Option(help="Write the predictions here (atomically) instead of stdout.")] = None,
+    out: Annotated[
+        str | None, typer.Option(help="Write the predictions to this file (atomically); '-' or none: stdout.")
+    ] = None,
 ) -> None:
     """Apply a saved model to a CSV file: one row per input row with the label and the class probabilities.
 
@@ -283,34 +438,47 @@ def predict_command(
         net, meta = nn.load(model)
     except (OSError, ValueError) as exc:
         fail(f"--model {model}: {exc}" if str(model) not in str(exc) else str(exc))
-    if meta.get("kind") != "sigmoidlab.train" or not {"feature_names", "classes"} <= meta.keys():
+    if meta.get("kind") != "sigmoidlab.train":
         fail(f"--model {model}: a sigmoidlab network, but not one saved by `sigmoidlab train` (no feature names)")
-    n_inputs = net.dense_layers()[0].in_features
-    scaling = meta.get("standardize")
-    if len(meta["feature_names"]) != n_inputs or (scaling and len(scaling["mean"]) != n_inputs):
-        fail(f"--model {model}: its metadata does not match the network ({n_inputs} inputs)")
-    if out is not None and not out.parent.is_dir():
-        fail(f"--out {out}: directory {out.parent} does not exist")
+    problem = check_train_metadata(meta, net)
+    if problem:
+        fail(f"--model {model}: {problem}")
+    if out is not None and out != STDOUT:
+        check_output("--out", Path(out))
     ignore = [meta["target"]] if meta.get("target") else []
     try:
         X, _, _ = datasets.load_csv(csv_path, None, features=meta["feature_names"], ignore=ignore)
     except datasets.CSVError as exc:
         fail(str(exc))
-    if scaling:
-        X = (X - np.asarray(scaling["mean"])) / np.asarray(scaling["scale"])
-    z = net.forward(X)[:, 0].astype(np.float64)
-    classes = meta["classes"]
+    scaling = meta.get("standardize")
+    with np.errstate(all="ignore"):  # an extreme row may overflow to ±inf: σ handles it, NaN is reported below
+        if scaling:
+            X = (X - np.asarray(scaling["mean"], dtype=np.float64)) / np.asarray(scaling["scale"], dtype=np.float64)
+        z = net.forward(X)[:, 0].astype(np.float64)
+    text = _predictions_csv(z, meta["classes"], sigmoid)
+    if np.isnan(z).any():
+        err_console.print(f"[yellow]warning:[/] {int(np.isnan(z).sum())} rows overflow the network (logit NaN)")
+    if out is None or out == STDOUT:
+        print(text, end="")
+        return
+    try:
+        write_text(Path(out), text, newline="")
+    except OSError as exc:
+        fail(f"--out {out}: {exc.strerror or exc}")
+    except KeyboardInterrupt:
+        interrupted(f"interrupted: no predictions written (--out {out} is untouched)")
+        raise
+    console.print(f"wrote {len(z)} predictions to {out}", highlight=False)
+
+
+def _predictions_csv(z, classes: list, sigmoid) -> str:
+    """CSV text: label, proba_<class 0>, proba_<class 1> per row, decided on the logit z."""
+    import numpy as np
+
     labels = np.where(z > 0, 1, 0)  # z > 0 ⇔ σ(z) > 1/2, decided on the logit so that ties cannot flip
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["label", f"proba_{classes[0]}", f"proba_{classes[1]}"])
     for label, p0, p1 in zip(labels, sigmoid(-z), sigmoid(z), strict=True):
         writer.writerow([classes[label], repr(float(p0)), repr(float(p1))])
-    if out is None:
-        print(buffer.getvalue(), end="")
-        return
-    try:
-        write_text(out, buffer.getvalue(), newline="")
-    except OSError as exc:
-        fail(f"--out {out}: {exc.strerror or exc}")
-    console.print(f"wrote {len(labels)} predictions to {out}", highlight=False)
+    return buffer.getvalue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,6 +25,24 @@ class DivergenceError(FloatingPointError):
         )
 
 
+class TrainingWarning(RuntimeWarning):
+    """Training finished, but ended worse than it started (see :attr:`History.ended_worse`)."""
+
+
+#: A run "ended worse" when its last epoch's mean loss exceeds ``WORSE_FACTOR`` × the loss before the first
+#: update plus ``WORSE_MARGIN`` (the margin keeps batch-to-batch noise of a nearly perfect model from counting).
+WORSE_FACTOR, WORSE_MARGIN = 2.0, 0.1
+
+
+def ended_worse(initial_loss: float, final_loss: float) -> bool:
+    """True when ``final_loss > WORSE_FACTOR·initial_loss + WORSE_MARGIN``: the run diverged without overflowing.
+
+    A learning rate far too large (``lr=1e9``) drives the logits to ±1e70: the loss stays finite (5e70) and
+    the accuracy falls to chance, so :class:`DivergenceError` never fires; this test catches that case.
+    """
+    return final_loss > WORSE_FACTOR * initial_loss + WORSE_MARGIN
+
+
 class Callback:
     """Hooks into :func:`fit`; override any of the methods. ``on_epoch_end`` returning True stops training."""
 
@@ -43,7 +62,9 @@ class Callback:
 class History:
     """What :func:`fit` returns: ``history`` maps "loss", "accuracy" (and "val_loss", "val_accuracy" when
     validating) to per-epoch lists; ``epochs`` is the number of epochs run; ``stopped_early`` says whether early
-    stopping or a callback ended training before ``epochs``.
+    stopping or a callback ended training before ``epochs``. ``initial_loss`` is the loss of the first
+    mini-batch before any update; ``ended_worse`` says whether the last epoch's loss is far above it
+    (:func:`ended_worse`), in which case :func:`fit` also warns with :class:`TrainingWarning`.
 
     "loss" and "accuracy" are averages over the epoch's mini-batches, in training mode, as they were computed
     for the updates (like Keras); the validation values are computed after the epoch, in evaluation mode.
@@ -53,6 +74,8 @@ class History:
         self.history: dict[str, list[float]] = {"loss": [], "accuracy": []}
         self.epochs = 0
         self.stopped_early = False
+        self.initial_loss = math.nan
+        self.ended_worse = False
 
     def __repr__(self) -> str:
         last = {k: round(v[-1], 6) for k, v in self.history.items() if v}
@@ -191,6 +214,11 @@ def fit(
     DivergenceError
         When a loss or gradient is NaN or infinite; the parameters (and batch-norm running statistics) are left
         at their last finite values.
+
+    Warns
+    -----
+    TrainingWarning
+        When the last epoch's loss is far above the loss before the first update (``History.ended_worse``).
     """
     X, Y = _check_xy(model, X, y, "training")
     callbacks = list(callbacks or ())
@@ -244,6 +272,8 @@ def fit(
                 total, correct = 0.0, 0
                 for step, (a, b) in enumerate(bounds):
                     value, logits = guarded_step(Xe[a:b], Ye[a:b], epoch, step)
+                    if epoch == 0 and step == 0:
+                        history.initial_loss = value  # computed before the first update
                     total += value * (b - a)
                     correct += np.count_nonzero((logits > 0) == positive[a:b])
                     for cb in step_callbacks:
@@ -270,9 +300,23 @@ def fit(
         finally:
             if bar is not None:
                 bar.stop()
+    _check_progress(history)
     for cb in callbacks:
         cb.on_train_end(model, history)
     return history
+
+
+def _check_progress(history: History) -> None:
+    initial, final = history.initial_loss, history.history["loss"][-1]
+    if ended_worse(initial, final):
+        history.ended_worse = True
+        warnings.warn(
+            TrainingWarning(
+                f"training ended worse than it started: loss {final:.3g} after {history.epochs} epochs, "
+                f"{initial:.3g} before the first update (the learning rate is probably too large)"
+            ),
+            stacklevel=3,
+        )
 
 
 def _describe(epoch: int, logs: dict[str, float]) -> str:
