@@ -12,8 +12,8 @@ Layers (``forward``/``backward`` side by side): :class:`Dense`, :class:`Sigmoid`
 :class:`LeakyReLU`, :class:`Identity`, :class:`BatchNorm1d`, :class:`Dropout`, :class:`Sequential`. Losses:
 :class:`BCEWithLogits`, :class:`MSE`. Optimisers: :class:`SGD`, :class:`Adam`, :class:`RMSProp`. Builders and
 training: :func:`mlp`, :func:`fit`, :func:`train_step`, :class:`GuardedStep`, :class:`Callback`, :class:`History`,
-:class:`DivergenceError`. Checks and files: :func:`gradcheck`, :func:`save`, :func:`load`. Initialisers:
-:mod:`sigmoidlab.nn.init`.
+:class:`DivergenceError`, :class:`TrainingWarning`. Checks and files: :func:`gradcheck`, :func:`save`,
+:func:`load`. Initialisers: :mod:`sigmoidlab.nn.init`.
 """
 
 from . import init
@@ -36,7 +36,7 @@ from .losses import MSE, BCEWithLogits
 from .optim import SGD, Adam, Optimizer, RMSProp
 from .parameter import Parameter
 from .serialize import load, save
-from .train import Callback, DivergenceError, GuardedStep, History, fit, train_step
+from .train import Callback, DivergenceError, GuardedStep, History, TrainingWarning, fit, train_step
 
 __all__ = [
     "ACTIVATIONS",
@@ -61,6 +61,7 @@ __all__ = [
     "Sequential",
     "Sigmoid",
     "Tanh",
+    "TrainingWarning",
     "fit",
     "gradcheck",
     "init",
