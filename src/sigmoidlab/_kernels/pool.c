@@ -127,7 +127,10 @@ static void start_workers(int want)
 
 static void run_on_pool(job_t *j, int helpers)
 {
-    start_workers(helpers);
+    pthread_mutex_lock(&mu);
+    int missing = helpers > n_workers;
+    pthread_mutex_unlock(&mu);
+    if (missing) start_workers(helpers);
     pthread_mutex_lock(&mu);
     job.fn = j->fn;
     job.ctx = j->ctx;
