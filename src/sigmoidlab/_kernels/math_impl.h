@@ -305,7 +305,8 @@ KINLINE dd fast_exp(V na) /* na = −|x| in [−700, 0] */
     V rl = MUL(k, C(-L_LO));
     V r = ADD(rh, rl);
     V r2 = MUL(r, r);
-    V q = FMA(FMA(C(0x1.11111153d6ccfp-7), r, C(0x1.55555acf8ded3p-5)), r2, FMA(C(0x1.555555555562ep-3), r, C(0x1.fffffffffff57p-2)));
+    V q = FMA(FMA(C(0x1.11111153d6ccfp-7), r, C(0x1.55555acf8ded3p-5)), r2, /* Q(r) = (expm1(r) − r)/r², Estrin */
+              FMA(C(0x1.555555555562ep-3), r, C(0x1.fffffffffff57p-2)));
     V p = ADD(rh, ADD(rl, MUL(r2, q)));
     V th, tl;
     EXP2_LOOKUP(kk, &th, &tl);
