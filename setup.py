@@ -28,8 +28,8 @@ setup(
     ext_modules=[
         Extension(
             "sigmoidlab._kernels._ufuncs",
-            sources=[f"{KERNELS}/ufuncs.c", f"{KERNELS}/scalar.c", f"{KERNELS}/avx2.c"],
-            depends=[f"{KERNELS}/math_impl.h", f"{KERNELS}/kernels.h"],
+            sources=[f"{KERNELS}/{name}.c" for name in ("ufuncs", "pool", "scalar", "avx2")],
+            depends=[f"{KERNELS}/{name}.h" for name in ("math_impl", "kernels", "pool", "narrow", "exp2_table")],
             include_dirs=[np.get_include()],
             define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
             extra_compile_args=compile_args,

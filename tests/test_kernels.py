@@ -13,6 +13,7 @@ import json
 import math
 import sys
 import warnings
+from fractions import Fraction
 
 import ml_dtypes
 import mpmath as mp
@@ -22,6 +23,8 @@ import pytest
 import sigmoidlab as sl
 from sigmoidlab.functions import _reference as ref
 from sigmoidlab.functions import _ufuncs as U
+
+E = U._ext  # the extension itself: sigmoid_grad_from_output is not re-exported by the loader yet
 
 pytestmark = pytest.mark.skipif(not U.AVAILABLE, reason="compiled kernels not built")
 
@@ -292,10 +295,11 @@ def test_paths_agree_bitwise_and_threads_do_not_change_results():
                 U.set_num_threads(threads)
                 results[k, threads] = [getattr(U, n)(p if n == "logit" else x) for n in UNARY]
                 results[k, threads] += list(U.sigmoid_and_grad(x)) + list(U.bce_with_logits(x, p))
+                results[k, threads] += [E.sigmoid_grad_from_output(p), E.sigmoid_grad_from_output(p.astype(np.float32))]
         first = next(iter(results.values()))
         for key, value in results.items():
             for a, b in zip(first, value, strict=True):
-                assert np.array_equal(a.view(np.uint64), b.view(np.uint64)), key
+                assert np.array_equal(a.view(np.uint8), b.view(np.uint8)), key
     finally:
         U.set_kernel(previous)
         U.set_num_threads(2)
@@ -338,6 +342,93 @@ def test_fused_pair_and_bce_match_the_separate_functions(path):
 
 
 # ------------------------------------------------------------------------------------------------------------
+# y·(1 − y), the backprop form: held to correct rounding against exact rational arithmetic
+
+FORMATS = {  # significand bits, exponent of the smallest normal binade, largest finite value
+    np.dtype(np.float64): (53, -1022, float(np.finfo(np.float64).max)),
+    np.dtype(np.float32): (24, -126, float(np.finfo(np.float32).max)),
+    np.dtype(np.float16): (11, -14, 65504.0),
+    BF16: (8, -126, float(ml_dtypes.finfo(BF16).max)),
+}
+
+
+def _round_exact(q: Fraction, dtype: np.dtype) -> float:
+    """The rational q rounded to ``dtype``, ties to even, overflow to ±inf (as a float64)."""
+    if q == 0:
+        return 0.0
+    bits, emin, largest = FORMATS[dtype]
+    a = abs(q)
+    e = a.numerator.bit_length() - a.denominator.bit_length()
+    e -= Fraction(2) ** e > a  # now 2^e <= a < 2^(e+1)
+    quantum = max(e, emin) - bits + 1
+    n = round(a / Fraction(2) ** quantum)  # round() of a Fraction: half to even
+    value = math.inf if n.bit_length() + quantum > 1100 else math.ldexp(n, quantum)
+    value = math.inf if value > largest else value
+    return -value if q < 0 else value
+
+
+def _grad_from_output_exact(ys: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    out = []
+    for y in ys.astype(np.float64).tolist():
+        if not math.isfinite(y) or y == 0:  # ±inf, NaN, ±0: as IEEE arithmetic has it (−0·(1 + 0) = −0)
+            out.append(y * (1 - y))
+        else:
+            out.append(_round_exact(Fraction(y) * (1 - Fraction(y)), dtype))
+    return np.array(out)
+
+
+def _outputs_like(dtype) -> np.ndarray:
+    """Saved outputs σ(x) and the hard cases of y·(1 − y): tiny and near-1 values, few-bit dyadics, y outside
+    [0, 1] (the formula still applies), overflow, ±0 and the non-finite values."""
+    rng = np.random.default_rng(17)
+    fi = np.finfo(dtype) if dtype != BF16 else ml_dtypes.finfo(BF16)
+    tiny = float(fi.smallest_subnormal)
+    with np.errstate(all="ignore"):
+        y = np.concatenate(
+            [
+                rng.uniform(0, 1, 6000),
+                1 / (1 + np.exp(-rng.normal(0, 12, 6000))),
+                np.logspace(math.log10(tiny), 0, 3000),
+                1 - np.logspace(math.log10(float(fi.eps)) - 1, -0.3, 2000),
+                rng.integers(0, 2**12, 2000) / 2.0 ** rng.integers(1, 14, 2000),
+                rng.integers(-(2**40), 2**40, 1000) * 2.0 ** rng.integers(-60, 40, 1000),
+                [0.0, -0.0, 0.5, 1.0, 0.25, 2.0, -1.0, tiny, float(fi.max), -float(fi.max), 1e200, -1e200],
+                [math.inf, -math.inf, math.nan],
+            ]
+        )
+        return y.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+def test_grad_from_output_is_correctly_rounded(path, dtype):
+    dtype = np.dtype(dtype)
+    y = _outputs_like(dtype)
+    with np.errstate(all="raise"):
+        got = E.sigmoid_grad_from_output(y)
+        strided = E.sigmoid_grad_from_output(y[::3])
+    assert got.dtype == dtype and np.array_equal(strided, got[::3], equal_nan=True)
+    exact = _grad_from_output_exact(y, dtype).astype(dtype)
+    bad = ~((got == exact) | (np.isnan(got) & np.isnan(exact)))
+    assert not bad.any(), f"{path} {dtype}: y={y[bad][:4]} -> {got[bad][:4]}, exact {exact[bad][:4]}"
+    assert np.array_equal(np.signbit(got), np.signbit(exact)), "signs of zero"
+
+
+@pytest.mark.parametrize("dtype", [np.float16, BF16], ids=["float16", "bfloat16"])
+def test_grad_from_output_is_correctly_rounded_on_every_narrow_input(path, dtype):
+    dtype = np.dtype(dtype)
+    y = _narrow_inputs(dtype)
+    with np.errstate(all="raise"):
+        got = E.sigmoid_grad_from_output(y)
+    assert got.dtype == dtype
+    with np.errstate(all="ignore"):
+        exact = _grad_from_output_exact(y, dtype).astype(dtype)
+    same = (got.view(np.uint16) == exact.view(np.uint16)) | (
+        np.isnan(got.astype(np.float32)) & np.isnan(y.astype(np.float32))
+    )
+    assert same.all(), f"{path} {dtype}: y={y[~same][:4]} -> {got[~same][:4]}, exact {exact[~same][:4]}"
+
+
+# ------------------------------------------------------------------------------------------------------------
 # ufunc behaviour
 
 
@@ -346,6 +437,7 @@ def test_they_are_real_ufuncs_with_the_expected_loops():
         f = getattr(U, name)
         assert isinstance(f, np.ufunc) and (f.nin, f.nout) == (1, 1)
         assert {"e->e", "f->f", "d->d"} <= set(f.types)
+    assert E.sigmoid_grad_from_output.types == U.sigmoid.types and E.sigmoid_grad_from_output.nout == 1
     assert (U.sigmoid_and_grad.nin, U.sigmoid_and_grad.nout) == (1, 2)
     assert (U.bce_with_logits.nin, U.bce_with_logits.nout) == (2, 2)
 
@@ -385,6 +477,7 @@ def test_no_floating_point_warnings_for_any_input(path):
                 getattr(U, name)(x)
             U.sigmoid_and_grad(x)
             U.bce_with_logits(x, x[::-1])
+            E.sigmoid_grad_from_output(x)
             U.sigmoid(np.float64(-1000.0))
 
 
@@ -447,18 +540,66 @@ def test_reference_switch_and_fallback_when_the_extension_is_missing(monkeypatch
 
 
 def test_bench_quick_writes_markdown_and_json(tmp_path):
+    from sigmoidlab._kernels import cpu
     from sigmoidlab.cli import main
 
-    assert main(["bench", "--quick", "--sizes", "1000", "--repeats", "3", "--out", str(tmp_path)]) == 0
+    args = ["bench", "--quick", "--sizes", "1000", "--repeats", "2", "--kernel", "all", "--after-torch", "3000"]
+    assert main([*args, "--out", str(tmp_path)]) == 0
     md = (tmp_path / "kernels.md").read_text()
     data = json.loads((tmp_path / "kernels.json").read_text())
-    assert "np.copyto" in md and "sigmoidlab" in md
-    assert data["machine"]["cores"] >= 1 and "avx2" in data["machine"]["flags"]
+    machine = data["machine"]
+    assert machine["cores"] >= 1 and "avx2" in machine["flags"] and "avx512bw" in machine["flags"]
+    assert machine["cpu"] == cpu.cpu_model() and machine["vector_extensions"] == cpu.vector_extensions()
+    assert cpu.cpu_model() in md and "vector extensions: " in md
+    assert machine["kernels"] == list(PATHS[::-1])  # --kernel all: each path, the best first
     rows = data["results"]
     assert {r["op"] for r in rows} == {"sigmoid", "sigmoid_grad", "sigmoid_and_grad"}
     assert {r["dtype"] for r in rows} == {"float32", "float64"}
-    ours = [r for r in rows if r["impl"] == "sigmoidlab"]
-    assert ours and all(r["seconds"] > 0 and r["gbps"] > 0 and r["roofline_fraction"] > 0 for r in ours)
+    ours = [r for r in rows if r["kernel"]]
+    assert {r["kernel"] for r in ours} == set(PATHS) and all(f"sigmoidlab ({k})" in md for k in PATHS)
+    assert all(r["seconds"] > 0 and r["gbps"] > 0 and r["roofline_fraction"] > 0 for r in ours)
+    assert all(r["calls_per_block"] >= 2 for r in rows) and "np.copyto" in md
+    best = [r for r in ours if r["kernel"] == PATHS[-1]]
+    assert all(r["sigmoidlab_speedup"] == 1.0 for r in best)  # the speed-up column is relative to the best path
+    after = data["after_torch"]
+    assert {(r["omp_wait_policy"], r["dtype"], r["n"]) for r in after} == {
+        (p, d, 3000) for p in ("PASSIVE", "default") for d in ("float32", "float64")
+    }
+    assert all(r["alone_s"] > 0 and r["slowdown"] == r["after_torch_s"] / r["alone_s"] for r in after)
+    assert "right after torch.sigmoid" in md
     memory = data["memory"]
     assert {m["op"] for m in memory} == {"sigmoid", "sigmoid_and_grad"} and "peak memory" in md
     assert all(m["peak_bytes"] >= m["output_bytes"] == 8000 * (1 + (m["op"] == "sigmoid_and_grad")) for m in memory)
+
+
+def test_bench_one_path_without_torch_section_and_bad_kernel(tmp_path, capsys):
+    from sigmoidlab.cli import main
+
+    args = ["bench", "--sizes", "200", "--dtypes", "float64", "--repeats", "1", "--kernel", "scalar"]
+    assert main([*args, "--after-torch", "none", "--out", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "kernels.json").read_text())
+    assert data["machine"]["kernels"] == ["scalar"] and data["after_torch"] is None
+    assert {r["kernel"] for r in data["results"] if r["kernel"]} == {"scalar"}
+    assert U.get_kernel() in PATHS  # the bench restores the active path
+    capsys.readouterr()
+    assert main(["bench", "--kernel", "avx9000"]) == 2
+    err = capsys.readouterr().err
+    assert "--kernel='avx9000'" in err and len(err.strip().splitlines()) == 1
+
+
+def test_bench_times_in_alternating_blocks_after_an_untimed_call():
+    from sigmoidlab.cli.bench import time_in_blocks
+
+    log: list[str] = []
+    impls = {"a": (lambda: log.append("a"), lambda: log.append("setup a")), "b": (lambda: log.append("b"), None)}
+    medians, calls = time_in_blocks(impls, repeats=3)
+    assert set(medians) == {"a", "b"} and all(t > 0 for t in medians.values())
+    runs = []  # the log as (item, repetitions)
+    for item in log:
+        if runs and runs[-1][0] == item:
+            runs[-1][1] += 1
+        else:
+            runs.append([item, 1])
+    block = [["setup a", 1], ["a", calls["a"] + 1], ["b", calls["b"] + 1]]
+    assert runs == [["setup a", 1], ["a", 2], ["b", 2], *block * 3]  # warm-up round, then 3 alternating rounds
+    assert calls["a"] >= 2 and calls["b"] >= 2

@@ -84,6 +84,7 @@ static inline double s_xorsign(double a, double s)
 #define EXP2_SCALE(w) bits_to_d((d_to_bits(w) >> EXP2_BITS) << 52)
 #define EXP2_LOOKUP(w, hi, lo) s_exp2_lookup((w), (hi), (lo))
 #define TOWARD0(a) bits_to_d(d_to_bits(a) - 1)
+#define SET_ODD(a) bits_to_d(d_to_bits(a) | 1)
 
 static inline void s_exp2_lookup(double w, double *hi, double *lo);
 
@@ -114,6 +115,14 @@ DEF_UNARY(sigmoid_second_grad, k_sigmoid_second_grad, k_sigmoid_second_grad)
 DEF_UNARY(log_sigmoid, k_log_sigmoid, k_log_sigmoid)
 DEF_UNARY(softplus, k_softplus, k_softplus)
 DEF_UNARY(logit, k_logit, k_logit)
+DEF_UNARY(grad_from_output, k_grad_from_output, k_grad_from_output_odd)
+
+/* y·(1 − y) for float16/bfloat16 values, rounded to odd (see math_impl.h): the ufunc loop rounds it once to the
+ * narrow type. Every path uses this one, so the narrow results cannot differ between paths. */
+void sigmoidlab_grad_from_output_odd(const double *y, double *out, ptrdiff_t n)
+{
+    for (ptrdiff_t i = 0; i < n; i++) out[i] = k_grad_from_output_odd(y[i]);
+}
 
 static void sg_f64(const double *x, double *y, double *g, ptrdiff_t n, int stream)
 {
@@ -156,8 +165,10 @@ static void bce_f32(const float *z, const float *t, float *loss, float *grad, pt
 
 const kernel_table sigmoidlab_scalar_kernels = {
     "scalar",
-    {sigmoid_f64, sigmoid_grad_f64, sigmoid_second_grad_f64, log_sigmoid_f64, softplus_f64, logit_f64},
-    {sigmoid_f32, sigmoid_grad_f32, sigmoid_second_grad_f32, log_sigmoid_f32, softplus_f32, logit_f32},
+    {sigmoid_f64, sigmoid_grad_f64, sigmoid_second_grad_f64, log_sigmoid_f64, softplus_f64, logit_f64,
+     grad_from_output_f64},
+    {sigmoid_f32, sigmoid_grad_f32, sigmoid_second_grad_f32, log_sigmoid_f32, softplus_f32, logit_f32,
+     grad_from_output_f32},
     sg_f64,
     sg_f32,
     bce_f64,

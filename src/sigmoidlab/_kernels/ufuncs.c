@@ -3,12 +3,13 @@
  * Type loops: float16 ('e'), float32 ('f'), float64 ('d'), plus a bfloat16 loop registered at import for
  * ml_dtypes' user dtype (register_bfloat16). Every loop computes in float64 with the kernels of
  * math_impl.h and rounds once to the output type (float32 σ, σ' and the pair with the short plain-double
- * kernels, everything else with the float64 ones); float16/bfloat16 conversions are done here, bit-exactly.
+ * kernels, y·(1 − y) for the 32- and 16-bit types rounded to odd first, everything else with the float64
+ * ones); float16/bfloat16 conversions are in narrow.h, bit-exact.
  *
- * Dispatch: the kernel table (scalar or avx2) is chosen at import from the CPU and SIGMOIDLAB_KERNEL, and
- * can be switched with set_kernel(). Contiguous float32/float64 data go straight to the table's kernels,
- * split over threads when large; strided data and the narrow types go through 256-element stack buffers
- * (no heap temporaries).
+ * Dispatch: the kernel table (a path of kernels.h: scalar, avx2) is chosen at import from the CPU and
+ * SIGMOIDLAB_KERNEL, and can be switched with set_kernel(). Contiguous float32/float64 data go straight to the
+ * table's kernels, split over threads when large (pool.c); strided data and the narrow types go through
+ * 256-element stack buffers (no heap temporaries).
  *
  * Floating-point status: the kernels raise flags internally (inexact, underflow in the subnormal tail,
  * invalid on NaN lanes of comparisons...). NumPy turns flags left set after a loop into warnings or errors,
@@ -27,147 +28,14 @@
 #include <stdlib.h>
 #include <string.h>
 
-#ifndef _WIN32
-#include <pthread.h>
-#include <stdatomic.h>
-#include <unistd.h>
-#define HAVE_THREADS 1
-#endif
-
 #include "kernels.h"
+#include "narrow.h"
+#include "pool.h"
 
 static const kernel_table *active = &sigmoidlab_scalar_kernels;
-static int n_threads = 1;
-/* Outputs of at least this many bytes are split over threads. Measured on the 2-core AMD EPYC (Zen 3): a second
- * thread costs ~40 µs to start and join; σ breaks even at 2^15 float64 / 2^16 float32 elements and gains
- * 1.4-1.5× from 2^16 float64 / 2^17 float32 elements, i.e. 512 KiB of output either way. */
-static npy_intp parallel_min_bytes = 512 << 10;
-static npy_intp stream_min_bytes = 4 << 20; /* outputs at least this large are written non-temporally */
 
 /* ---------------------------------------------------------------------------------------------------- */
-/* float16 / bfloat16 <-> double, exact and correctly rounded (ties to even).                            */
-
-static inline uint64_t dbits(double d)
-{
-    uint64_t u;
-    memcpy(&u, &d, 8);
-    return u;
-}
-
-/* Round a non-negative double below 2^51 to an integer, ties to even, in the current (nearest) mode. */
-static inline double round_int(double a)
-{
-    volatile double t = a + 0x1p52;
-    return t - 0x1p52;
-}
-
-static inline double half_to_double(uint16_t h)
-{
-    uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
-    double v;
-    if (e == 0)
-        v = (double)m * 0x1p-24;
-    else if (e == 31)
-        v = m ? NAN : INFINITY;
-    else
-        v = (double)(m | 0x400) * ldexp(1.0, (int)e - 25);
-    return (h & 0x8000) ? -v : v;
-}
-
-static inline uint16_t double_to_half(double d)
-{
-    uint16_t sign = (uint16_t)((dbits(d) >> 48) & 0x8000);
-    double a = fabs(d);
-    if (a != a) return sign | 0x7e00;
-    if (a >= 65520.0) return sign | 0x7c00; /* at or above the midpoint between 65504 and 2^16 */
-    if (a < 0x1p-14) return sign | (uint16_t)round_int(a * 0x1p24); /* subnormal; 1024 -> smallest normal */
-    int e = (int)(dbits(a) >> 52) - 1023;
-    double q = round_int(a * ldexp(1.0, 10 - e)); /* in [1024, 2048]: 2048 carries into the exponent */
-    return sign | (uint16_t)(((e + 15) << 10) + (int)q - 1024);
-}
-
-static inline double bf16_to_double(uint16_t h)
-{
-    uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return (double)f;
-}
-
-/* double -> float rounded to odd, then float -> bfloat16 to nearest even: one correct rounding overall
- * (rounding to odd with 2+ extra bits makes the second rounding innocuous, Boldo & Melquiond 2008). */
-static inline uint16_t double_to_bf16(double d)
-{
-    float f = (float)d;
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if (d != d) return (uint16_t)((u >> 16) | 0x0040);
-    if ((double)f != d) {
-        if (fabs((double)f) > fabs(d)) u -= 1; /* truncate towards zero */
-        u |= 1;
-    }
-    u += 0x7fff + ((u >> 16) & 1);
-    return (uint16_t)(u >> 16);
-}
-
-/* ---------------------------------------------------------------------------------------------------- */
-/* Threads: large contiguous blocks are cut into chunks of CHUNK_BYTES of output, which the threads take in turn
- * from a shared counter. On shared machines one core is often slowed by a neighbour; with a fixed split the
- * fast thread would then wait for the slow one, with chunks it takes over part of the slow one's work. */
-
-typedef void (*range_fn)(void *ctx, npy_intp start, npy_intp end, int stream);
-
-#ifdef HAVE_THREADS
-#define CHUNK_BYTES (256 << 10)
-
-typedef struct {
-    range_fn fn;
-    void *ctx;
-    npy_intp n, chunk;
-    int stream;
-    _Atomic npy_intp next;
-} work;
-
-static void *run_chunks(void *p)
-{
-    work *w = (work *)p;
-    for (;;) {
-        npy_intp s = atomic_fetch_add(&w->next, w->chunk);
-        if (s >= w->n) return NULL;
-        w->fn(w->ctx, s, s + w->chunk < w->n ? s + w->chunk : w->n, w->stream);
-    }
-}
-#endif
-
-#define MAX_THREADS 64
-
-static void parallel_for(npy_intp n, npy_intp out_bytes_per_elem, range_fn fn, void *ctx)
-{
-    int stream = n * out_bytes_per_elem >= stream_min_bytes;
-    int nt = n_threads;
-    if (nt > MAX_THREADS) nt = MAX_THREADS;
-    if (nt <= 1 || n * out_bytes_per_elem < parallel_min_bytes) {
-        fn(ctx, 0, n, stream);
-        return;
-    }
-#ifdef HAVE_THREADS
-    /* At least four chunks per thread, so that a thread that starts late still gets its share. */
-    npy_intp chunk = CHUNK_BYTES / out_bytes_per_elem, quarter = (n + 4 * nt - 1) / (4 * nt);
-    work w = {fn, ctx, n, ((chunk < quarter ? chunk : quarter) + 63) & ~(npy_intp)63, stream};
-    atomic_init(&w.next, 0);
-    pthread_t th[MAX_THREADS];
-    int started[MAX_THREADS] = {0};
-    for (int t = 1; t < nt; t++) started[t] = pthread_create(&th[t], NULL, run_chunks, &w) == 0;
-    run_chunks(&w); /* a thread that could not start leaves its chunks to the others */
-    for (int t = 1; t < nt; t++)
-        if (started[t]) pthread_join(th[t], NULL);
-#else
-    fn(ctx, 0, n, stream);
-#endif
-}
-
-/* ---------------------------------------------------------------------------------------------------- */
-/* Contiguous drivers (range functions over the active table's kernels).                                 */
+/* Contiguous drivers: range functions over the active table's kernels, which pool.c splits over threads. */
 
 typedef struct {
     const kernel_table *k;
@@ -176,38 +44,38 @@ typedef struct {
     char *out[2];
 } call_ctx;
 
-static void range_u64(void *c, npy_intp s, npy_intp e, int stream)
+static void range_u64(void *c, ptrdiff_t s, ptrdiff_t e, int stream)
 {
     call_ctx *x = c;
     x->k->u64[x->op]((const double *)x->in[0] + s, (double *)x->out[0] + s, e - s, stream);
 }
 
-static void range_u32(void *c, npy_intp s, npy_intp e, int stream)
+static void range_u32(void *c, ptrdiff_t s, ptrdiff_t e, int stream)
 {
     call_ctx *x = c;
     x->k->u32[x->op]((const float *)x->in[0] + s, (float *)x->out[0] + s, e - s, stream);
 }
 
-static void range_sg64(void *c, npy_intp s, npy_intp e, int stream)
+static void range_sg64(void *c, ptrdiff_t s, ptrdiff_t e, int stream)
 {
     call_ctx *x = c;
     x->k->sg64((const double *)x->in[0] + s, (double *)x->out[0] + s, (double *)x->out[1] + s, e - s, stream);
 }
 
-static void range_sg32(void *c, npy_intp s, npy_intp e, int stream)
+static void range_sg32(void *c, ptrdiff_t s, ptrdiff_t e, int stream)
 {
     call_ctx *x = c;
     x->k->sg32((const float *)x->in[0] + s, (float *)x->out[0] + s, (float *)x->out[1] + s, e - s, stream);
 }
 
-static void range_bce64(void *c, npy_intp s, npy_intp e, int stream)
+static void range_bce64(void *c, ptrdiff_t s, ptrdiff_t e, int stream)
 {
     call_ctx *x = c;
     x->k->bce64((const double *)x->in[0] + s, (const double *)x->in[1] + s, (double *)x->out[0] + s,
                 (double *)x->out[1] + s, e - s, stream);
 }
 
-static void range_bce32(void *c, npy_intp s, npy_intp e, int stream)
+static void range_bce32(void *c, ptrdiff_t s, ptrdiff_t e, int stream)
 {
     call_ctx *x = c;
     x->k->bce32((const float *)x->in[0] + s, (const float *)x->in[1] + s, (float *)x->out[0] + s,
@@ -260,11 +128,11 @@ static void unary_loop(char **args, npy_intp const *dims, npy_intp const *steps,
     fp_save(&fs);
     if (t == T_F64 && steps[0] == 8 && steps[1] == 8) {
         call_ctx c = {k, op, {in, NULL}, {out, NULL}};
-        parallel_for(n, 8, range_u64, &c);
+        pool_for(n, 8, range_u64, &c);
     }
     else if (t == T_F32 && steps[0] == 4 && steps[1] == 4) {
         call_ctx c = {k, op, {in, NULL}, {out, NULL}};
-        parallel_for(n, 4, range_u32, &c);
+        pool_for(n, 4, range_u32, &c);
     }
     else if (t == T_F32) { /* strided float32: the float32 kernels, so results do not depend on the layout */
         float bx[BUF], by[BUF];
@@ -280,7 +148,10 @@ static void unary_loop(char **args, npy_intp const *dims, npy_intp const *steps,
         for (npy_intp i = 0; i < n; i += BUF) {
             npy_intp m = n - i < BUF ? n - i : BUF;
             for (npy_intp j = 0; j < m; j++) bx[j] = load_as_double(in + (i + j) * steps[0], t);
-            k->u64[op](bx, by, m, 0);
+            if (op == OP_GRAD_FROM_OUTPUT && (t == T_F16 || t == T_BF16))
+                sigmoidlab_grad_from_output_odd(bx, by, m); /* rounded to odd: store_double rounds it once */
+            else
+                k->u64[op](bx, by, m, 0);
             for (npy_intp j = 0; j < m; j++) store_double(out + (i + j) * steps[1], by[j], t);
         }
     }
@@ -295,11 +166,11 @@ static void pair_loop(char **args, npy_intp const *dims, npy_intp const *steps, 
     fp_save(&fs);
     if (t == T_F64 && steps[0] == 8 && steps[1] == 8 && steps[2] == 8) {
         call_ctx c = {k, 0, {args[0], NULL}, {args[1], args[2]}};
-        parallel_for(n, 16, range_sg64, &c);
+        pool_for(n, 16, range_sg64, &c);
     }
     else if (t == T_F32 && steps[0] == 4 && steps[1] == 4 && steps[2] == 4) {
         call_ctx c = {k, 0, {args[0], NULL}, {args[1], args[2]}};
-        parallel_for(n, 8, range_sg32, &c);
+        pool_for(n, 8, range_sg32, &c);
     }
     else if (t == T_F32) {
         float bx[BUF], by[BUF], bg[BUF];
@@ -339,7 +210,7 @@ static void bce_loop(char **args, npy_intp const *dims, npy_intp const *steps, i
                      (size_t)steps[2] == sz && (size_t)steps[3] == sz;
     if (contiguous) {
         call_ctx c = {k, 0, {args[0], args[1]}, {args[2], args[3]}};
-        parallel_for(n, 2 * (npy_intp)sz, t == T_F64 ? range_bce64 : range_bce32, &c);
+        pool_for(n, 2 * (npy_intp)sz, t == T_F64 ? range_bce64 : range_bce32, &c);
     }
     else {
         double bz[BUF], bt[BUF], bl[BUF], bg[BUF];
@@ -399,17 +270,23 @@ static const struct {
     const char *doc;
 } unary_specs[N_UNARY] = {
     {"sigmoid", "sigmoid(x, /, out=None, *, where=True, ...)\n\nσ(x) = 1/(1 + exp(−x)), ≤ 1 ULP in "
-                "float32/float64 (proven ≤ 0.84, measured ≤ 0.73), correctly rounded in float16/bfloat16."},
+                "float32/float64 (float64: proven ≤ 0.52 for |x| ≤ 700, ~0.5 + 2^-5 beyond; measured ≤ 0.53), "
+                "correctly rounded in float16/bfloat16."},
     {"sigmoid_grad", "sigmoid_grad(x, /, out=None, *, where=True, ...)\n\nσ'(x) = σ(x)·σ(−x) = "
-                     "e/(1+e)², e = exp(−|x|); ≤ 2 ULP (proven ≤ 0.84, measured ≤ 0.73), never flushed to 0."},
+                     "e/(1+e)², e = exp(−|x|); ≤ 2 ULP (float64: proven ≤ 0.52 for |x| ≤ 700, measured ≤ 0.53), "
+                     "never flushed to 0."},
     {"sigmoid_second_grad", "sigmoid_second_grad(x, /, out=None, *, where=True, ...)\n\nσ''(x) = "
-                            "−sign(x)·σ'(x)·tanh(|x|/2); ≤ 2 ULP."},
+                            "−sign(x)·σ'(x)·tanh(|x|/2); ≤ 2 ULP (measured ≤ 1)."},
     {"log_sigmoid", "log_sigmoid(x, /, out=None, *, where=True, ...)\n\nlog σ(x) = min(x, 0) − "
-                    "log1p(exp(−|x|)); ≤ 1 ULP."},
+                    "log1p(exp(−|x|)); ≤ 1 ULP (measured ≤ 0.53)."},
     {"softplus", "softplus(x, /, out=None, *, where=True, ...)\n\nlog(1 + exp(x)) = max(x, 0) + "
-                 "log1p(exp(−|x|)); ≤ 1 ULP."},
+                 "log1p(exp(−|x|)); ≤ 1 ULP (measured ≤ 0.53)."},
     {"logit", "logit(p, /, out=None, *, where=True, ...)\n\nlog(p/(1 − p)); −inf at 0, +inf at 1, NaN "
-              "outside [0, 1]; ≤ 2 ULP."},
+              "outside [0, 1]; ≤ 2 ULP (measured ≤ 0.5)."},
+    {"sigmoid_grad_from_output", "sigmoid_grad_from_output(y, /, out=None, *, where=True, ...)\n\n"
+                                 "y·(1 − y), the backprop form from a saved y = σ(x), rounded once: correctly "
+                                 "rounded in float32/float16/bfloat16, and in float64 but for inputs within "
+                                 "2^-105 of a rounding boundary."},
 };
 
 static PyObject *ufunc_objs[N_UNARY + 2];
@@ -424,19 +301,55 @@ static int cpu_has_avx2(void)
 #endif
 }
 
+static int runs_everywhere(void)
+{
+    return 1;
+}
+
+/* The paths compiled in, best last, and whether this CPU can run each. */
+static const struct {
+    const char *name;
+    const kernel_table *table;
+    int (*runs)(void);
+} paths[] = {
+    {"scalar", &sigmoidlab_scalar_kernels, runs_everywhere},
+#ifdef SIGMOIDLAB_HAVE_AVX2
+    {"avx2", &sigmoidlab_avx2_kernels, cpu_has_avx2},
+#endif
+};
+#define N_PATHS (sizeof paths / sizeof paths[0])
+
+/* "auto" is the best path this CPU runs; a named path only if it runs here. */
 static const kernel_table *kernel_by_name(const char *name)
 {
-    if (strcmp(name, "scalar") == 0) return &sigmoidlab_scalar_kernels;
-#ifdef SIGMOIDLAB_HAVE_AVX2
-    if (strcmp(name, "avx2") == 0) return cpu_has_avx2() ? &sigmoidlab_avx2_kernels : NULL;
-#endif
-    if (strcmp(name, "auto") == 0) {
-#ifdef SIGMOIDLAB_HAVE_AVX2
-        if (cpu_has_avx2()) return &sigmoidlab_avx2_kernels;
-#endif
-        return &sigmoidlab_scalar_kernels;
+    const kernel_table *best = NULL;
+    for (size_t i = 0; i < N_PATHS; i++) {
+        if (!paths[i].runs()) continue;
+        if (strcmp(name, paths[i].name) == 0) return paths[i].table;
+        best = paths[i].table;
     }
-    return NULL;
+    return strcmp(name, "auto") == 0 ? best : NULL;
+}
+
+static int append_str(PyObject *list, const char *text)
+{
+    PyObject *item = PyUnicode_FromString(text);
+    int err = !item || PyList_Append(list, item) < 0;
+    Py_XDECREF(item);
+    return err ? -1 : 0;
+}
+
+/* A tuple of path names: those this CPU runs (or all compiled in), optionally led by "auto". */
+static PyObject *path_names(int runnable_only, int with_auto)
+{
+    PyObject *names = PyList_New(0), *tuple = NULL;
+    if (!names || (with_auto && append_str(names, "auto") < 0)) goto done;
+    for (size_t i = 0; i < N_PATHS; i++)
+        if ((!runnable_only || paths[i].runs()) && append_str(names, paths[i].name) < 0) goto done;
+    tuple = PyList_AsTuple(names);
+done:
+    Py_XDECREF(names);
+    return tuple;
 }
 
 static PyObject *py_set_kernel(PyObject *self, PyObject *arg)
@@ -446,9 +359,12 @@ static PyObject *py_set_kernel(PyObject *self, PyObject *arg)
     if (!name) return NULL;
     const kernel_table *k = kernel_by_name(name);
     if (!k) {
-        PyErr_Format(PyExc_ValueError, "kernel %R is not available on this machine (choose from %R)", arg,
-                     cpu_has_avx2() ? Py_BuildValue("(sss)", "auto", "scalar", "avx2")
-                                    : Py_BuildValue("(ss)", "auto", "scalar"));
+        PyObject *choices = path_names(1, 1);
+        if (choices) {
+            PyErr_Format(PyExc_ValueError, "kernel %R is not available on this machine (choose from %R)", arg,
+                         choices);
+            Py_DECREF(choices);
+        }
         return NULL;
     }
     const char *previous = active->name;
@@ -467,23 +383,38 @@ static PyObject *py_available_kernels(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    if (cpu_has_avx2()) return Py_BuildValue("(ss)", "scalar", "avx2");
-    return Py_BuildValue("(s)", "scalar");
+    return path_names(1, 0);
+}
+
+static PyObject *py_compiled_kernels(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    return path_names(0, 0);
 }
 
 static PyObject *py_cpu_features(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    int avx2 = 0, fma = 0, avx512f = 0;
+    static const char *const names[] = {"avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"};
+    PyObject *d = PyDict_New();
+    for (size_t i = 0; d && i < sizeof names / sizeof names[0]; i++) {
+        int has = 0;
 #ifdef SIGMOIDLAB_HAVE_AVX2
-    __builtin_cpu_init();
-    avx2 = __builtin_cpu_supports("avx2") != 0;
-    fma = __builtin_cpu_supports("fma") != 0;
-    avx512f = __builtin_cpu_supports("avx512f") != 0;
+        __builtin_cpu_init();
+        switch (i) { /* __builtin_cpu_supports wants a literal; it checks the OS's XSAVE state too */
+        case 0: has = __builtin_cpu_supports("avx2"); break;
+        case 1: has = __builtin_cpu_supports("fma"); break;
+        case 2: has = __builtin_cpu_supports("avx512f"); break;
+        case 3: has = __builtin_cpu_supports("avx512bw"); break;
+        case 4: has = __builtin_cpu_supports("avx512dq"); break;
+        default: has = __builtin_cpu_supports("avx512vl"); break;
+        }
 #endif
-    return Py_BuildValue("{s:O,s:O,s:O}", "avx2", avx2 ? Py_True : Py_False, "fma", fma ? Py_True : Py_False,
-                         "avx512f", avx512f ? Py_True : Py_False);
+        if (PyDict_SetItemString(d, names[i], has ? Py_True : Py_False) < 0) Py_CLEAR(d);
+    }
+    return d;
 }
 
 static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
@@ -495,16 +426,14 @@ static PyObject *py_set_num_threads(PyObject *self, PyObject *arg)
         PyErr_SetString(PyExc_ValueError, "the number of threads must be at least 1");
         return NULL;
     }
-    int previous = n_threads;
-    n_threads = n > MAX_THREADS ? MAX_THREADS : (int)n;
-    return PyLong_FromLong(previous);
+    return PyLong_FromLong(pool_set_threads(n > POOL_MAX_THREADS ? POOL_MAX_THREADS : (int)n));
 }
 
 static PyObject *py_get_num_threads(PyObject *self, PyObject *noargs)
 {
     (void)self;
     (void)noargs;
-    return PyLong_FromLong(n_threads);
+    return PyLong_FromLong(pool_get_threads());
 }
 
 static PyObject *py_set_parallel_threshold(PyObject *self, PyObject *arg)
@@ -512,9 +441,7 @@ static PyObject *py_set_parallel_threshold(PyObject *self, PyObject *arg)
     (void)self;
     Py_ssize_t n = PyLong_AsSsize_t(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
-    npy_intp previous = parallel_min_bytes;
-    parallel_min_bytes = n < 1 ? 1 : (npy_intp)n;
-    return PyLong_FromSsize_t((Py_ssize_t)previous);
+    return PyLong_FromSsize_t((Py_ssize_t)pool_set_parallel_threshold((ptrdiff_t)n));
 }
 
 static PyObject *py_set_stream_threshold(PyObject *self, PyObject *arg)
@@ -522,9 +449,17 @@ static PyObject *py_set_stream_threshold(PyObject *self, PyObject *arg)
     (void)self;
     Py_ssize_t n = PyLong_AsSsize_t(arg);
     if (n == -1 && PyErr_Occurred()) return NULL;
-    npy_intp previous = stream_min_bytes;
-    stream_min_bytes = n < 0 ? 0 : (npy_intp)n;
-    return PyLong_FromSsize_t((Py_ssize_t)previous);
+    return PyLong_FromSsize_t((Py_ssize_t)pool_set_stream_threshold((ptrdiff_t)n));
+}
+
+static PyObject *py_pool_stats(PyObject *self, PyObject *noargs)
+{
+    (void)self;
+    (void)noargs;
+    pool_stats s = pool_get_stats();
+    return Py_BuildValue("{s:i,s:k,s:k,s:n,s:n,s:i}", "workers", s.workers, "jobs", s.jobs, "alone", s.alone,
+                         "parallel_min_bytes", (Py_ssize_t)s.parallel_min_bytes, "stream_min_bytes",
+                         (Py_ssize_t)s.stream_min_bytes, "threads", pool_get_threads());
 }
 
 /* ml_dtypes' bfloat16 is a NumPy user dtype whose number is only known at run time. */
@@ -547,10 +482,12 @@ static PyObject *py_register_bfloat16(PyObject *self, PyObject *arg)
 }
 
 static PyMethodDef methods[] = {
-    {"set_kernel", py_set_kernel, METH_O, "set_kernel(name) -> previous name; name is 'auto', 'scalar' or 'avx2'."},
+    {"set_kernel", py_set_kernel, METH_O, "set_kernel(name) -> previous name; 'auto' or a compiled path."},
     {"get_kernel", py_get_kernel, METH_NOARGS, "The name of the active kernel path."},
-    {"available_kernels", py_available_kernels, METH_NOARGS, "The kernel paths this CPU can run."},
-    {"cpu_features", py_cpu_features, METH_NOARGS, "{'avx2', 'fma', 'avx512f'} -> bool, from CPUID."},
+    {"available_kernels", py_available_kernels, METH_NOARGS, "The kernel paths this CPU can run, best last."},
+    {"compiled_kernels", py_compiled_kernels, METH_NOARGS, "The kernel paths built into the extension, best last."},
+    {"cpu_features", py_cpu_features, METH_NOARGS,
+     "{'avx2', 'fma', 'avx512f', 'avx512bw', 'avx512dq', 'avx512vl'} -> bool, from CPUID and the OS's XSAVE state."},
     {"set_num_threads", py_set_num_threads, METH_O, "set_num_threads(n) -> previous; threads for large arrays."},
     {"get_num_threads", py_get_num_threads, METH_NOARGS, "Threads used for large arrays."},
     {"set_parallel_threshold", py_set_parallel_threshold, METH_O,
@@ -558,6 +495,7 @@ static PyMethodDef methods[] = {
     {"set_stream_threshold", py_set_stream_threshold, METH_O,
      "set_stream_threshold(bytes) -> previous; outputs at least this large use non-temporal stores."},
     {"register_bfloat16", py_register_bfloat16, METH_O, "register_bfloat16(type_num): add the bfloat16 loops."},
+    {"_pool_stats", py_pool_stats, METH_NOARGS, "The thread pool: workers alive, jobs split, calls run alone, knobs."},
     {NULL, NULL, 0, NULL},
 };
 
@@ -577,12 +515,7 @@ PyMODINIT_FUNC PyInit__ufuncs(void)
     const kernel_table *k = env && *env ? kernel_by_name(env) : NULL;
     active = k ? k : kernel_by_name("auto");
 
-#ifdef HAVE_THREADS
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    n_threads = cores < 1 ? 1 : (cores > MAX_THREADS ? MAX_THREADS : (int)cores);
-    const char *nt = getenv("SIGMOIDLAB_NUM_THREADS");
-    if (nt && atoi(nt) > 0) n_threads = atoi(nt) > MAX_THREADS ? MAX_THREADS : atoi(nt);
-#endif
+    pool_init();
 
     for (int i = 0; i < N_UNARY; i++) {
         for (int j = 0; j < 3; j++) unary_data[i][j] = (void *)(intptr_t)i;

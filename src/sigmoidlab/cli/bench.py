@@ -1,22 +1,31 @@
 """``sigmoidlab bench``: the compiled kernels against the memory-bandwidth roofline and the usual anchors.
 
 For each op (forward σ, σ' from x, the fused pair (σ, σ')), dtype and size, every implementation writes into
-preallocated outputs and is timed interleaved (A B C … A B C …) after a warm-up; the median of the repetitions
-is reported. ``np.copyto`` is the roofline: the time to read the input once and write one output. σ' and
-the fused pair are compared with the roofline scaled to their traffic (one read + one or two writes). The
-anchors compute σ' the way backprop does, y·(1 − y) after σ. The code is shared with
-``benchmarks/kernels.py``.
+preallocated outputs and is timed in alternating blocks of calls (A's block, B's block, … then again): one
+untimed call, then enough timed calls to fill the block, so each figure is that implementation's steady state,
+not the cost of following another library. The median over the repetitions is reported. ``np.copyto`` is the
+roofline: the time to read the input once and write one output; σ' and the pair are compared with it scaled to
+their traffic (one read + one or two writes). The anchors compute σ' the way backprop does, y·(1 − y) after σ.
+``--kernel all`` puts every kernel path the CPU runs into the rotation, so one run compares them.
+
+Right after a torch call: each call of σ preceded by one torch.sigmoid call, against σ's steady state, in child
+processes with OMP_WAIT_POLICY=PASSIVE and with the OpenMP default (torch's idle workers spin for a while after
+each call and compete with ours for the cores).
 
 Memory: at the largest size, the peak of what one call that returns a new float64 array allocates (σ, and the
 pair), traced by ``tracemalloc``, which sees NumPy's data buffers; without temporaries that is the output alone.
+The code is shared with ``benchmarks/kernels.py``.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import statistics
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -30,27 +39,34 @@ from ._app import app, console, fail
 
 OPS = ("sigmoid", "sigmoid_grad", "sigmoid_and_grad")
 WRITES = {"sigmoid": 1, "sigmoid_grad": 1, "sigmoid_and_grad": 2}
-DEFAULT_SIZES = (1_000, 100_000, 10_000_000, 20_000_000)
+DEFAULT_SIZES = (1_000, 100_000, 1_000_000, 10_000_000, 20_000_000)
 QUICK_SIZES = (1_000, 100_000)
+AFTER_TORCH_SIZES = (100_000, 1_000_000)
+BLOCK_SECONDS = 0.005  # the timed part of a block: at least 2 calls, more for short calls
+WAIT_POLICIES = ("PASSIVE", "default")
+
+Impl = tuple[Callable[[], Any], Callable[[], Any] | None]  # (one call, setup before its block)
 
 
-def machine_info() -> dict[str, Any]:
+def _ext() -> Any:
     from sigmoidlab.functions import _ufuncs as k
 
-    model = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
+    return k
+
+
+def machine_info(kernels: list[str]) -> dict[str, Any]:
+    from sigmoidlab._kernels import cpu
+
+    k = _ext()
     info: dict[str, Any] = {
-        "cpu": model,
+        "cpu": cpu.cpu_model(),
+        "vector_extensions": cpu.vector_extensions(),
         "flags": k.cpu_features(),
         "cores": os.cpu_count() or 1,
-        "kernel": k.get_kernel(),
+        "kernels": kernels,
+        "kernels_available": list(k.available_kernels()),
         "threads": k._ext.get_num_threads() if k._ext is not None else 1,
+        "parallel_min_bytes": k._ext._pool_stats()["parallel_min_bytes"] if k._ext is not None else None,
         "numpy": np.__version__,
         "python": platform.python_version(),
         "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", "default"),
@@ -64,15 +80,22 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def _implementations(op: str, x: np.ndarray, outs: list[np.ndarray], tmp: np.ndarray) -> dict[str, Callable]:
-    """name -> zero-argument callable computing ``op`` of x into the preallocated outputs."""
-    from sigmoidlab.functions import _ufuncs as k
+def _sigmoidlab(op: str, x: np.ndarray, o1: np.ndarray, o2: np.ndarray, kernels: list[str]) -> dict[str, Impl]:
+    k = _ext()
+    if k.sigmoid is None:
+        return {}
+    call = {
+        "sigmoid": lambda: k.sigmoid(x, out=o1),
+        "sigmoid_grad": lambda: k.sigmoid_grad(x, out=o1),
+        "sigmoid_and_grad": lambda: k.sigmoid_and_grad(x, out=(o1, o2)),
+    }[op]
+    return {f"sigmoidlab ({name})": (call, lambda name=name: k.set_kernel(name)) for name in kernels}
 
+
+def _implementations(op: str, x: np.ndarray, outs: list[np.ndarray], tmp: np.ndarray, kernels: list[str]):
+    """name -> (zero-argument callable computing ``op`` of x into the preallocated outputs, setup or None)."""
     o1, o2 = outs
     cores = os.cpu_count() or 1
-
-    def copy():
-        np.copyto(o1, x)
 
     def np_sigmoid(dst):
         np.negative(x, out=dst)
@@ -84,7 +107,7 @@ def _implementations(op: str, x: np.ndarray, outs: list[np.ndarray], tmp: np.nda
         np.subtract(1, y, out=tmp)
         np.multiply(y, tmp, out=dst)
 
-    impls: dict[str, Callable] = {"np.copyto": copy}
+    impls: dict[str, Callable] = {"np.copyto": lambda: np.copyto(o1, x)}
     if op == "sigmoid":
         impls["numpy 1/(1+exp(-x))"] = lambda: np_sigmoid(o1)
     elif op == "sigmoid_grad":
@@ -108,13 +131,13 @@ def _implementations(op: str, x: np.ndarray, outs: list[np.ndarray], tmp: np.nda
         import numexpr as ne
 
         ne.set_num_threads(cores)
-        sig = "1/(1+exp(-x))"
+        sig, name = "1/(1+exp(-x))", f"numexpr ({cores} threads)"
         if op == "sigmoid":
-            impls[f"numexpr ({cores} threads)"] = lambda: ne.evaluate(sig, local_dict={"x": x}, out=o1)
+            impls[name] = lambda: ne.evaluate(sig, local_dict={"x": x}, out=o1)
         elif op == "sigmoid_grad":
-            impls[f"numexpr ({cores} threads)"] = lambda: ne.evaluate(f"{sig}*(1-{sig})", local_dict={"x": x}, out=o1)
+            impls[name] = lambda: ne.evaluate(f"{sig}*(1-{sig})", local_dict={"x": x}, out=o1)
         else:
-            impls[f"numexpr ({cores} threads)"] = lambda: (
+            impls[name] = lambda: (
                 ne.evaluate(sig, local_dict={"x": x}, out=o1),
                 ne.evaluate("y*(1-y)", local_dict={"y": o1}, out=o2),
             )
@@ -136,54 +159,136 @@ def _implementations(op: str, x: np.ndarray, outs: list[np.ndarray], tmp: np.nda
     except ImportError:
         pass
 
-    if k.sigmoid is not None:
-        if op == "sigmoid":
-            impls["sigmoidlab"] = lambda: k.sigmoid(x, out=o1)
-        elif op == "sigmoid_grad":
-            impls["sigmoidlab"] = lambda: k.sigmoid_grad(x, out=o1)
-        else:
-            impls["sigmoidlab"] = lambda: k.sigmoid_and_grad(x, out=(o1, o2))
-    return impls
+    return {name: (fn, None) for name, fn in impls.items()} | _sigmoidlab(op, x, o1, o2, kernels)
 
 
-def measure(op: str, dtype: str, n: int, repeats: int) -> list[dict[str, Any]]:
-    """Median time of every implementation of ``op`` at (dtype, n), measured interleaved."""
-    rng = np.random.default_rng(0)
-    x = rng.normal(0.0, 8.0, n).astype(dtype)
-    outs = [np.empty_like(x), np.empty_like(x)]
-    tmp = np.empty_like(x)
-    impls = _implementations(op, x, outs, tmp)
-    inner = max(1, 200_000 // n)  # small sizes: time a batch of calls, report per call
+def _block(fn: Callable, calls: int) -> float:
+    """Seconds per call over ``calls`` timed calls, after one untimed call (the steady state)."""
+    fn()
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn()
+    return (time.perf_counter() - t0) / calls
+
+
+def _calls_per_block(seconds_per_call: float) -> int:
+    return max(2, min(100_000, math.ceil(BLOCK_SECONDS / max(seconds_per_call, 1e-9))))
+
+
+def time_in_blocks(impls: dict[str, Impl], repeats: int) -> tuple[dict[str, float], dict[str, int]]:
+    """Median seconds per call of each implementation, timed in alternating blocks; and the block sizes."""
+    calls = {}
+    for name, (fn, setup) in impls.items():  # warm-up round, which also sizes the blocks
+        if setup:
+            setup()
+        calls[name] = _calls_per_block(_block(fn, 1))
     samples: dict[str, list[float]] = {name: [] for name in impls}
-    with np.errstate(all="ignore"):
-        for rep in range(repeats + 2):  # two warm-up rounds
-            for name, fn in impls.items():
-                t0 = time.perf_counter()
-                for _ in range(inner):
-                    fn()
-                dt = (time.perf_counter() - t0) / inner
-                if rep >= 2:
-                    samples[name].append(dt)
-    medians = {name: statistics.median(v) for name, v in samples.items()}
-    itemsize = x.itemsize
+    for _ in range(repeats):
+        for name, (fn, setup) in impls.items():
+            if setup:
+                setup()
+            samples[name].append(_block(fn, calls[name]))
+    return {name: statistics.median(v) for name, v in samples.items()}, calls
+
+
+def measure(op: str, dtype: str, n: int, repeats: int, kernels: list[str]) -> list[dict[str, Any]]:
+    """Every implementation of ``op`` at (dtype, n), timed in alternating blocks."""
+    x = np.random.default_rng(0).normal(0.0, 8.0, n).astype(dtype)
+    outs = [np.empty_like(x), np.empty_like(x)]
+    k = _ext()
+    previous = k.get_kernel()
+    try:
+        with np.errstate(all="ignore"):
+            medians, calls = time_in_blocks(_implementations(op, x, outs, np.empty_like(x), kernels), repeats)
+    finally:
+        k.set_kernel(previous)
     roofline = medians["np.copyto"] * (1 + WRITES[op]) / 2
-    ours = medians.get("sigmoidlab")
+    ours = medians.get(f"sigmoidlab ({kernels[0]})") if kernels else None
     rows = []
     for name, t in medians.items():
-        moved = itemsize * n * (1 + (1 if name == "np.copyto" else WRITES[op]))
+        moved = x.itemsize * n * (1 + (1 if name == "np.copyto" else WRITES[op]))
         rows.append(
             {
                 "op": op,
                 "dtype": dtype,
                 "n": n,
                 "impl": name,
+                "kernel": name[len("sigmoidlab (") : -1] if name.startswith("sigmoidlab (") else None,
                 "seconds": t,
+                "calls_per_block": calls[name],
                 "gbps": moved / t / 1e9,
                 "roofline_fraction": roofline / t,
                 "sigmoidlab_speedup": (t / ours) if ours else None,
             }
         )
     return rows
+
+
+# ---------------------------------------------------------------------------------------- right after torch
+
+
+def _after_torch_one(torch: Any, dtype: str, n: int, repeats: int) -> dict[str, Any]:
+    k = _ext()
+    x = np.random.default_rng(0).normal(0.0, 8.0, n).astype(dtype)
+    y, tx = np.empty_like(x), torch.from_numpy(x)
+    ty = torch.empty_like(tx)
+
+    def ours():
+        k.sigmoid(x, out=y)
+
+    def theirs():
+        torch.sigmoid(tx, out=ty)
+
+    calls = _calls_per_block(_block(ours, 1))
+    alone, after, torch_alone = [], [], []
+    for _ in range(repeats):
+        alone.append(_block(ours, calls))
+        torch_alone.append(_block(theirs, calls))
+        spent = 0.0
+        for _ in range(calls):
+            theirs()
+            t0 = time.perf_counter()
+            ours()
+            spent += time.perf_counter() - t0
+        after.append(spent / calls)
+    a, b = statistics.median(alone), statistics.median(after)
+    return {"dtype": dtype, "n": n, "alone_s": a, "after_torch_s": b, "slowdown": b / a} | {
+        "torch_s": statistics.median(torch_alone)
+    }
+
+
+def after_torch_timings(sizes: list[int], dtypes: list[str], repeats: int, kernel: str) -> list[dict[str, Any]]:
+    """σ's steady state against σ called right after one torch.sigmoid call (this process's OpenMP settings)."""
+    import torch
+
+    _ext().set_kernel(kernel)
+    torch.set_num_threads(os.cpu_count() or 1)
+    return [_after_torch_one(torch, dtype, n, repeats) for dtype in dtypes for n in sizes]
+
+
+def _after_torch_child() -> None:
+    """Entry point of the child processes: arguments and result as JSON (argv[1], last line of stdout)."""
+    args = json.loads(sys.argv[1])
+    print(json.dumps(after_torch_timings(**args)))
+
+
+def after_torch(sizes: list[int], dtypes: list[str], repeats: int, kernel: str) -> list[dict[str, Any]]:
+    """after_torch_timings in a child process per OpenMP wait policy (it only takes effect before torch loads)."""
+    rows = []
+    for policy in WAIT_POLICIES:
+        env = {key: value for key, value in os.environ.items() if key != "OMP_WAIT_POLICY"}
+        if policy != "default":
+            env["OMP_WAIT_POLICY"] = policy
+        args = json.dumps({"sizes": sizes, "dtypes": dtypes, "repeats": repeats, "kernel": kernel})
+        code = "from sigmoidlab.cli.bench import _after_torch_child; _after_torch_child()"
+        done = subprocess.run([sys.executable, "-c", code, args], env=env, capture_output=True, text=True)
+        if done.returncode != 0:
+            fail(f"the right-after-torch measurement failed (OMP_WAIT_POLICY={policy}): {done.stderr.strip()[-300:]}")
+        rows += [row | {"omp_wait_policy": policy} for row in json.loads(done.stdout.strip().splitlines()[-1])]
+    return rows
+
+
+# ------------------------------------------------------------------------------------------------- memory
 
 
 def peak_memory(n: int) -> list[dict[str, Any]]:
@@ -233,7 +338,14 @@ def _load_average() -> list[float] | None:
         return None
 
 
-def run(sizes: list[int], dtypes: list[str], repeats: int, progress: Callable[[str], None] | None = None) -> dict:
+def run(
+    sizes: list[int],
+    dtypes: list[str],
+    repeats: int,
+    kernels: list[str],
+    after_torch_sizes: list[int],
+    progress: Callable[[str], None] | None = None,
+) -> dict:
     load_before = _load_average()
     results = []
     for op in OPS:
@@ -241,49 +353,74 @@ def run(sizes: list[int], dtypes: list[str], repeats: int, progress: Callable[[s
             for n in sizes:
                 if progress:
                     progress(f"{op} {dtype} n={n:,}")
-                results += measure(op, dtype, n, repeats)
+                results += measure(op, dtype, n, repeats, kernels)
     if progress:
         progress(f"peak memory n={max(sizes):,}")
     memory = peak_memory(max(sizes))
-    machine = machine_info()
+    torch_rows = None
+    if after_torch_sizes and kernels and _has_torch():
+        if progress:
+            progress("σ right after a torch call")
+        torch_rows = after_torch(after_torch_sizes, dtypes, repeats, kernels[0])
+    machine = machine_info(kernels)
     machine["load_average"] = {"before": load_before, "after": _load_average()}
+    config = {"sizes": sizes, "dtypes": dtypes, "repeats": repeats, "ops": list(OPS), "block_seconds": BLOCK_SECONDS}
     return {
         "machine": machine,
-        "config": {"sizes": sizes, "dtypes": dtypes, "repeats": repeats, "ops": list(OPS)},
+        "config": config | {"after_torch_sizes": after_torch_sizes},
         "results": results,
         "memory": memory,
+        "after_torch": torch_rows,
     }
+
+
+def _has_torch() -> bool:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------------------------ output
 
 
 def _fmt_time(t: float) -> str:
     return f"{t * 1e6:.1f} µs" if t < 1e-3 else f"{t * 1e3:.2f} ms"
 
 
+def _get(rows: list[dict], op: str, dtype: str, n: int, impl_prefix: str) -> dict | None:
+    return next(
+        (r for r in rows if (r["op"], r["dtype"], r["n"]) == (op, dtype, n) and r["impl"].startswith(impl_prefix)),
+        None,
+    )
+
+
 def summary(data: dict) -> list[str]:
-    """The issue's target figures, read off the largest size measured."""
+    """The issue's target figures, read off the largest size measured, for each kernel path."""
     rows = data["results"]
-    n_max = max(r["n"] for r in rows)
-    n_min = min(r["n"] for r in rows)
+    n_max, n_min = max(r["n"] for r in rows), min(r["n"] for r in rows)
     lines = []
-
-    def get(op, dtype, n, impl_prefix):
-        return next(
-            (r for r in rows if (r["op"], r["dtype"], r["n"]) == (op, dtype, n) and r["impl"].startswith(impl_prefix)),
-            None,
-        )
-
-    for dtype in data["config"]["dtypes"]:
-        ours = get("sigmoid", dtype, n_max, "sigmoidlab")
-        torch_row = get("sigmoid", dtype, n_max, "torch")
-        if ours:
-            text = f"- {dtype}, n={n_max:,}: forward σ at {ours['roofline_fraction']:.2f} of np.copyto"
+    for kernel in data["machine"]["kernels"]:
+        ours_name = f"sigmoidlab ({kernel})"
+        for dtype in data["config"]["dtypes"]:
+            ours, torch_row = (
+                _get(rows, "sigmoid", dtype, n_max, ours_name),
+                _get(rows, "sigmoid", dtype, n_max, "torch"),
+            )
+            if not ours:
+                continue
+            text = f"- `{kernel}`, {dtype}, n={n_max:,}: forward σ at {ours['roofline_fraction']:.2f} of np.copyto"
             if torch_row:
-                text += f", {ours['sigmoidlab_speedup'] and torch_row['seconds'] / ours['seconds']:.2f}× torch.sigmoid"
+                text += f", {torch_row['seconds'] / ours['seconds']:.2f}× torch.sigmoid"
             for op in ("sigmoid_grad", "sigmoid_and_grad"):
-                r = get(op, dtype, n_max, "sigmoidlab")
+                r = _get(rows, op, dtype, n_max, ours_name)
                 if r:
                     text += f"; {op} at {r['roofline_fraction']:.2f} of its roofline"
-            small, scipy_row = get("sigmoid", dtype, n_min, "sigmoidlab"), get("sigmoid", dtype, n_min, "scipy")
+            small, scipy_row = (
+                _get(rows, "sigmoid", dtype, n_min, ours_name),
+                _get(rows, "sigmoid", dtype, n_min, "scipy"),
+            )
             if small and scipy_row:
                 text += f"; n={n_min:,}: {scipy_row['seconds'] / small['seconds']:.2f}× scipy.special.expit"
             lines.append(text)
@@ -298,26 +435,56 @@ def summary(data: dict) -> list[str]:
     return lines
 
 
+def machine_line(m: dict) -> str:
+    extensions = ", ".join(m.get("vector_extensions") or []) or "none detected"
+    torch_part = f", torch {m['torch']}" if "torch" in m else ""
+    return (
+        f"Machine: {m['cpu']}, {m['cores']} cores; vector extensions: {extensions}. Kernel path(s) measured: "
+        f"{', '.join(f'`{k}`' for k in m['kernels'])} (this CPU runs {', '.join(m['kernels_available'])}); "
+        f"{m['threads']} threads, split from {m['parallel_min_bytes']:,} bytes of output; NumPy {m['numpy']}"
+        f"{torch_part}; OMP_WAIT_POLICY={m.get('omp_wait_policy', 'default')} for the table (idle OpenMP workers "
+        "of torch sleep instead of spinning on the cores the next implementation needs)."
+    )
+
+
+def after_torch_lines(rows: list[dict] | None) -> list[str]:
+    if not rows:
+        return []
+    out = [
+        "",
+        "σ right after a torch call: each sigmoidlab call preceded by one torch.sigmoid call on the same size, "
+        "against sigmoidlab's steady state (median of the repetitions), in a child process per OpenMP wait policy.",
+        "",
+        "| dtype | n | OMP_WAIT_POLICY | sigmoidlab alone | right after torch.sigmoid | slowdown | torch.sigmoid |",
+        "|---|---:|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['dtype']} | {r['n']:,} | {r['omp_wait_policy']} | {_fmt_time(r['alone_s'])} | "
+            f"{_fmt_time(r['after_torch_s'])} | {r['slowdown']:.2f}× | {_fmt_time(r['torch_s'])} |"
+        )
+    return out
+
+
 def to_markdown(data: dict) -> str:
     m = data["machine"]
-    flags = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in m["flags"].items())
     load = m.get("load_average") or {}
     out = [
         "# sigmoidlab kernel benchmark",
         "",
-        f"Machine: {m['cpu']}, {m['cores']} cores ({flags}); sigmoidlab kernel `{m['kernel']}`, "
-        f"{m['threads']} threads; NumPy {m['numpy']}" + (f", torch {m['torch']}" if "torch" in m else "") + "; "
-        f"OMP_WAIT_POLICY={m.get('omp_wait_policy', 'default')} (idle OpenMP workers of torch sleep instead of "
-        "spinning on the cores the next implementation needs).",
+        machine_line(m),
         "",
         f"Load average (1/5/15 min) before the run {load.get('before')}, after {load.get('after')}: "
         "other work on the machine slows absolute times; the ratios, measured interleaved, are what counts.",
         "",
-        f"Median of {data['config']['repeats']} interleaved repetitions after 2 warm-up rounds, outputs "
+        f"Median of {data['config']['repeats']} rounds of alternating blocks (per implementation: one untimed call, "
+        f"then timed calls filling ≥ {data['config']['block_seconds'] * 1e3:g} ms, at least 2), outputs "
         "preallocated. Roofline = `np.copyto` time scaled to the op's traffic (1 read + 1 write for σ and σ', "
-        "1 read + 2 writes for the pair). Speed-up = that implementation's time / sigmoidlab's.",
+        "1 read + 2 writes for the pair). Speed-up = that implementation's time / sigmoidlab's "
+        f"(`{m['kernels'][0] if m['kernels'] else '-'}`).",
         "",
         *summary(data),
+        *after_torch_lines(data.get("after_torch")),
         "",
         "| op | dtype | n | implementation | time | GB/s | of roofline | sigmoidlab speed-up |",
         "|---|---|---:|---|---:|---:|---:|---:|",
@@ -334,66 +501,92 @@ def to_markdown(data: dict) -> str:
 def print_table(data: dict) -> None:
     from rich.table import Table
 
-    table = Table(title="sigmoidlab kernels vs roofline and anchors (median times)")
+    console.print(machine_line(data["machine"]), highlight=False)
+    table = Table(title="sigmoidlab kernels vs roofline and anchors (median of alternating blocks)")
     for col in ("op", "dtype", "n", "implementation", "time", "GB/s", "of roofline", "sigmoidlab speed-up"):
         table.add_column(col, justify="left" if col in ("op", "dtype", "implementation") else "right")
     for r in data["results"]:
         speed = "" if r["sigmoidlab_speedup"] is None else f"{r['sigmoidlab_speedup']:.2f}×"
-        style = "bold green" if r["impl"] == "sigmoidlab" else None
-        table.add_row(
-            r["op"],
-            r["dtype"],
-            f"{r['n']:,}",
-            r["impl"],
-            _fmt_time(r["seconds"]),
-            f"{r['gbps']:.1f}",
-            f"{r['roofline_fraction']:.2f}",
-            speed,
-            style=style,
-        )
+        style = "bold green" if r["kernel"] else None
+        row = (r["op"], r["dtype"], f"{r['n']:,}", r["impl"], _fmt_time(r["seconds"]), f"{r['gbps']:.1f}")
+        table.add_row(*row, f"{r['roofline_fraction']:.2f}", speed, style=style)
     console.print(table)
-    for line in summary(data):
-        console.print(line)
+    for line in summary(data) + after_torch_lines(data.get("after_torch")):
+        console.print(line, highlight=False)
 
 
-def _parse_sizes(text: str) -> list[int]:
+def _parse_sizes(text: str, option: str = "--sizes") -> list[int]:
+    if text.strip().lower() in ("", "0", "none"):
+        return []
     try:
         sizes = [int(float(s)) for s in text.split(",") if s.strip()]
     except ValueError:
-        fail(f"--sizes={text!r}: expected comma-separated numbers such as 1e3,1e5,1e7")
+        fail(f"{option}={text!r}: expected comma-separated numbers such as 1e3,1e5,1e7")
     if not sizes or min(sizes) < 1:
-        fail(f"--sizes={text!r}: sizes must be positive")
+        fail(f"{option}={text!r}: sizes must be positive")
     return sizes
+
+
+def _kernels(choice: str) -> list[str]:
+    k = _ext()
+    available = list(k.available_kernels())
+    if not available:
+        return []
+    if choice == "all":
+        return available[::-1]  # the best first: the speed-up column is relative to it
+    if choice == "auto":
+        return [k.get_kernel() if k.get_kernel() in available else available[-1]]
+    if choice not in available:
+        fail(f"--kernel={choice!r}: this machine runs {', '.join(['auto', 'all', *available])}")
+    return [choice]
 
 
 @app.command("bench")
 def bench_command(
     sizes: Annotated[
-        str | None, typer.Option(help="Comma-separated array sizes [default: 1e3,1e5,1e7,2e7; --quick: 1e3,1e5].")
+        str | None, typer.Option(help="Comma-separated array sizes [default: 1e3,1e5,1e6,1e7,2e7; --quick: 1e3,1e5].")
     ] = None,
     dtypes: Annotated[str, typer.Option(help="Comma-separated dtypes: float32, float64.")] = "float32,float64",
-    repeats: Annotated[int, typer.Option(min=1, help="Timed repetitions per implementation (median).")] = 9,
+    repeats: Annotated[int, typer.Option(min=1, help="Rounds of alternating blocks per implementation (median).")] = 9,
+    kernel: Annotated[
+        str, typer.Option(help="Kernel path to measure: auto (the active one), all (each this CPU runs), or a name.")
+    ] = "auto",
+    after_torch_sizes: Annotated[
+        str | None,
+        typer.Option(
+            "--after-torch",
+            help="Sizes at which to time σ right after a torch call, with and without OMP_WAIT_POLICY=PASSIVE "
+            "[default: 1e5,1e6; --quick: 1e5]; 'none' skips it.",
+        ),
+    ] = None,
     out: Annotated[Path | None, typer.Option(help="Directory to write kernels.md and kernels.json into.")] = None,
     quick: Annotated[bool, typer.Option("--quick", help="Small sizes and 3 repetitions: a smoke run.")] = False,
 ) -> None:
     """Time sigmoidlab's kernels against np.copyto (the memory roofline), NumPy, SciPy, numexpr and PyTorch.
 
-    Ops: forward σ, σ' from x, and the fused pair (σ, σ'); the anchors compute σ' as y·(1 − y) after σ.
-    Prints a table; with --out also writes Markdown and JSON.
+    Ops: forward σ, σ' from x, and the fused pair (σ, σ'); the anchors compute σ' as y·(1 − y) after σ. Names the
+    CPU, its vector extensions and the kernel path(s) measured. Prints a table; with --out also writes Markdown
+    and JSON.
     """
     # PyTorch's OpenMP workers spin for a while after each parallel region (libgomp's default active wait),
-    # taking both cores from whatever the interleaved benchmark runs next: our pthreads ran up to 1.8x slower
+    # taking both cores from whatever the interleaved benchmark runs next: our threads ran up to 1.8x slower
     # right after torch. PASSIVE lets idle workers sleep; it only takes effect if set before torch is imported.
+    # (The right-after-torch section measures both policies in child processes.)
     os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     size_list = _parse_sizes(sizes) if sizes else list(QUICK_SIZES if quick else DEFAULT_SIZES)
+    default_after = AFTER_TORCH_SIZES[:1] if quick else AFTER_TORCH_SIZES
+    after_list = _parse_sizes(after_torch_sizes, "--after-torch") if after_torch_sizes else list(default_after)
     dtype_list = [d.strip() for d in dtypes.split(",") if d.strip()]
     for d in dtype_list:
         if d not in ("float32", "float64"):
             fail(f"--dtypes: {d!r} is not one of float32, float64")
+    kernels = _kernels(kernel.strip().lower())
     if quick and repeats == 9:
         repeats = 3
     with console.status("benchmarking") as status:
-        data = run(size_list, dtype_list, repeats, progress=lambda text: status.update(f"benchmarking {text}"))
+        data = run(
+            size_list, dtype_list, repeats, kernels, after_list, lambda text: status.update(f"benchmarking {text}")
+        )
     print_table(data)
     if out is not None:
         for name, text in (("kernels.md", to_markdown(data)), ("kernels.json", json.dumps(data, indent=2))):
