@@ -515,6 +515,9 @@ def print_table(data: dict) -> None:
         console.print(line, highlight=False)
 
 
+MAX_SIZE = 200_000_000
+
+
 def _parse_sizes(text: str, option: str = "--sizes") -> list[int]:
     if text.strip().lower() in ("", "0", "none"):
         return []
@@ -524,7 +527,22 @@ def _parse_sizes(text: str, option: str = "--sizes") -> list[int]:
         fail(f"{option}={text!r}: expected comma-separated numbers such as 1e3,1e5,1e7")
     if not sizes or min(sizes) < 1:
         fail(f"{option}={text!r}: sizes must be positive")
+    if max(sizes) > MAX_SIZE:  # inputs, outputs and the anchors' temporaries: ~6 arrays of this size at once
+        fail(f"{option}={text!r}: at most {MAX_SIZE:.0e} elements per size")
     return sizes
+
+
+def _check_out(out: Path) -> None:
+    """Refuse an --out that cannot take the two files before anything is timed, not after."""
+    from .._atomic import UnsafeOutputError, resolve_output
+
+    if out.exists() and not out.is_dir():
+        fail(f"--out={out}: exists and is not a folder")
+    for name in ("kernels.md", "kernels.json"):
+        try:
+            resolve_output(out / name)
+        except UnsafeOutputError as exc:
+            fail(f"--out: {exc}")
 
 
 def _kernels(choice: str) -> list[str]:
@@ -577,9 +595,13 @@ def bench_command(
     default_after = AFTER_TORCH_SIZES[:1] if quick else AFTER_TORCH_SIZES
     after_list = _parse_sizes(after_torch_sizes, "--after-torch") if after_torch_sizes else list(default_after)
     dtype_list = [d.strip() for d in dtypes.split(",") if d.strip()]
+    if not dtype_list:
+        fail(f"--dtypes={dtypes!r}: give float32, float64 or both")
     for d in dtype_list:
         if d not in ("float32", "float64"):
             fail(f"--dtypes: {d!r} is not one of float32, float64")
+    if out is not None:
+        _check_out(out)
     kernels = _kernels(kernel.strip().lower())
     if quick and repeats == 9:
         repeats = 3
