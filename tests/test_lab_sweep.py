@@ -42,6 +42,14 @@ def test_grid_expands_every_combination_with_stable_unique_ids():
         ({"architectures": (Architecture("softmax", False, "standard"),)}, "activation='softmax'"),
         ({"threshold": 0.5}, "threshold"),
         ({"batch_size": 1}, "batch_size"),
+        ({"lr": float("inf")}, "lr=inf: must be finite"),
+        ({"lr": float("nan")}, "lr=nan: must be finite"),
+        ({"noise": float("inf")}, "noise=inf"),
+        ({"seeds": (2**32,)}, r"seeds=\[4294967296\]"),
+        ({"epochs": 0}, "epochs=0"),
+        ({"epochs": 10**7}, "epochs=10000000"),
+        ({"depths": (1001,)}, "at most 1000 hidden layers"),
+        ({"width": 10**5}, "width=100000, depth 16: about 1.5e"),
     ],
 )
 def test_bad_grid_is_refused_with_the_argument_named(overrides, message):
@@ -105,6 +113,47 @@ def test_process_pool_and_dask_cluster_give_the_same_records(tmp_path):
         assert a["status"] == b["status"] == "ok"
         assert a["layers"] == b["layers"] and a["final"] == b["final"]  # seeded: identical wherever it runs
         assert (tmp_path / "dask" / "runs" / f"{b['run_id']}.json").exists()
+
+
+def test_interrupted_pool_kills_its_workers_and_keeps_what_was_saved(tmp_path, monkeypatch):
+    import multiprocessing
+    import time
+    from pathlib import Path
+
+    import psutil
+
+    from sigmoidlab.lab import execute
+
+    experiment = tiny(depths=(1, 2, 3, 4), seeds=(0, 1), epochs=40)
+    marks = tmp_path / "marks"
+    marks.mkdir()
+    real_train, real_write = runner._train, execute.write_json_atomic
+
+    def train(config):  # runs in the workers (forked after this patch): leaves a mark when a run ends
+        result = real_train(config)
+        (marks / config.run_id).touch()
+        return result
+
+    def write_then_interrupt(path, data):
+        real_write(path, data)
+        workers.extend(psutil.Process().children(recursive=True))
+        ended.extend(marks.iterdir())
+        raise KeyboardInterrupt  # as Ctrl-C would, in the main thread, after the first record is saved
+
+    workers: list[psutil.Process] = []
+    ended: list[Path] = []
+    monkeypatch.setattr(runner, "_train", train)
+    monkeypatch.setattr(execute, "write_json_atomic", write_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        lab.run_experiment(experiment, tmp_path / "out", workers=2, progress=False)
+    assert len(workers) == 2
+    assert not [p.pid for p in workers if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    assert not psutil.Process().children()
+    assert execute.count_finished(experiment, tmp_path / "out") == 1
+    if multiprocessing.get_start_method() == "fork":
+        # Stopped at once: of the runs in flight one may just have ended; the others, and the queued ones, never.
+        time.sleep(0.5)
+        assert len(ended) >= 1 and len(list(marks.iterdir())) <= len(ended) + 1
 
 
 @pytest.mark.parametrize("arch", [Architecture("sigmoid", False, "standard"), Architecture("sigmoid", True, "glorot")])

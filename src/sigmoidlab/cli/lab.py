@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from enum import Enum
 from pathlib import Path
 from typing import Annotated
@@ -9,7 +10,7 @@ from typing import Annotated
 import typer
 
 from ..functions import VANISHING_THRESHOLD
-from ._app import app, console, fail
+from ._app import app, console, err_console, fail, interrupted
 
 OutDir = Annotated[Path, typer.Option("--out", help="Folder for report.html, report.md, results.json, figures/.")]
 Workers = Annotated[int | None, typer.Option(help="Local worker processes (default: all cores).")]
@@ -39,21 +40,79 @@ def _on_off(item: str) -> bool:
     return table[item.lower()]
 
 
-def _run(experiment, out: Path, *, boundaries: bool, workers, scheduler, resume: bool, **report) -> None:
+def _run(ctx, experiment, out: Path, *, boundaries: bool, workers, scheduler, resume: bool, **report) -> None:
+    """Check everything the sweep needs before the first run, run it, write the report, and say what happened:
+    exit 1 when a run failed, 130/143 with what was kept when interrupted."""
     from sigmoidlab import lab
+    from sigmoidlab.lab.execute import check_scheduler
+    from sigmoidlab.lab.layout import check_output
 
+    experiments = (experiment,) if report.get("saturation") is None else (experiment, report["saturation"])
     if workers is not None and workers < 1:
         fail(f"--workers={workers}: must be ≥ 1")
-    if out.exists() and not out.is_dir():
-        fail(f"--out={out}: exists and is not a folder")
+    try:
+        if scheduler is not None:
+            check_scheduler(scheduler)
+        check_output(out, experiments)
+    except ValueError as exc:
+        fail(f"--{exc}" if str(exc).startswith("scheduler=") else f"--out={out}: {exc}")
     try:
         results = lab.run(
             experiment, out, boundaries=boundaries, workers=workers, scheduler=scheduler, resume=resume, **report
         )
     except ConnectionError as exc:
-        fail(str(exc))
+        fail(f"--{exc}")
+    except KeyboardInterrupt:
+        interrupted(_kept(ctx, experiments, out))
+        raise
     _summary(results)
     console.print(f"report: {out / 'report.html'}  (also report.md, results.json, figures/, layers.csv)")
+    _exit_if_failed(results["runs"], out)
+
+
+def _kept(ctx: typer.Context, experiments, out: Path) -> str:
+    """The line an interrupted sweep ends with: what is saved, and the command that resumes it."""
+    from sigmoidlab.lab.execute import count_finished
+
+    done = sum(count_finished(e, out) for e in experiments)
+    total = sum(len(e.runs()) for e in experiments)
+    return (
+        f"interrupted: {done} of {total} runs finished and saved in {out / 'runs'}; resume with: {_resume_command(ctx)}"
+    )
+
+
+def _resume_command(ctx: typer.Context) -> str:
+    """This command as the user typed it (the options given, in the command's order), resuming: --no-resume is
+    dropped, as resuming is the default."""
+    import shlex
+
+    words = ctx.command_path.split()
+    for param in ctx.command.params:
+        source = ctx.get_parameter_source(param.name)
+        if param.name == "resume" or getattr(source, "name", None) not in ("COMMANDLINE", "ENVIRONMENT"):
+            continue
+        value = ctx.params[param.name]
+        if getattr(param, "is_flag", False):
+            words.append(param.opts[0] if value else param.secondary_opts[0])
+        else:
+            words += [param.opts[0], str(getattr(value, "value", value))]
+    return shlex.join(words)
+
+
+def _exit_if_failed(runs: list[dict], out: Path) -> None:
+    """After the report is written: exit 1 with one line naming the runs that failed, if any did."""
+    failed = [r for r in runs if r["status"] != "ok"]
+    if not failed:
+        return
+    named = "; ".join(f"{r['run_id']} ({r['error']})" for r in failed[:3])
+    more = f"; and {len(failed) - 3} more (see {out / 'runs.csv'})" if len(failed) > 3 else ""
+    err_console.print(
+        f"[bold red]error:[/] {len(failed)} of {len(runs)} runs failed: {named}{more}. The report covers the "
+        "others; the same command runs the failed ones again.",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise SystemExit(1)
 
 
 def _summary(results: dict) -> None:
@@ -88,9 +147,6 @@ def _summary(results: dict) -> None:
         colour = {"supported": "green", "partly supported": "yellow", "not supported": "red"}.get(h["verdict"])
         word = f"[{colour}]{h['verdict']}[/]" if colour else h["verdict"]
         console.print(f"• {h['claim']} → {word}", highlight=False)
-    failed = [r for r in results["runs"] if r["status"] != "ok"]
-    if failed:
-        console.print(f"[red]{len(failed)} run(s) failed[/], e.g. {failed[0]['run_id']}: {failed[0]['error']}")
 
 
 def _number(value: float | None, spec: str) -> str:
@@ -101,6 +157,7 @@ def _number(value: float | None, spec: str) -> str:
 
 @app.command("demo")
 def demo_command(
+    ctx: typer.Context,
     out: OutDir = Path("demo-output"),
     quick: Annotated[
         bool, typer.Option(help="A small sweep (3 depths, 1 seed, 12 epochs) and saturation run, in seconds.")
@@ -122,6 +179,7 @@ def demo_command(
     # --quick is for tests and a first look: coarser PNGs and boundary maps, the same figures and SVGs.
     detail = {"dpi": 100, "boundary_resolution": 100} if quick else {}
     _run(
+        ctx,
         experiment,
         out,
         boundaries=True,
@@ -135,6 +193,7 @@ def demo_command(
 
 @app.command("vanish")
 def vanish_command(
+    ctx: typer.Context,
     depths: Annotated[str, typer.Option(help="Hidden-layer counts, comma-separated.")] = "1,2,4,8,16",
     activations: Annotated[str, typer.Option(help="sigmoid, tanh, relu, leaky_relu, identity.")] = "sigmoid,tanh,relu",
     batchnorm: Annotated[str, typer.Option(help="off, on, or off,on.")] = "off,on",
@@ -172,8 +231,10 @@ def vanish_command(
             name="custom sweep",
         )
     except ValueError as exc:
-        fail(str(exc))
-    _run(experiment, out, boundaries=False, workers=workers, scheduler=scheduler, resume=resume)
+        # Name the flag where the grid's message names one of this command's options (lr=inf → --lr=inf).
+        flag = str(exc).partition("=")[0]
+        fail(f"--{exc}" if flag in ("depths", "seeds", "width", "dataset", "epochs", "lr", "optimizer") else str(exc))
+    _run(ctx, experiment, out, boundaries=False, workers=workers, scheduler=scheduler, resume=resume)
 
 
 class PlotKind(str, Enum):
@@ -203,8 +264,14 @@ def plot_command(
         fail(f"--out={out}: the file name must end in .png or .svg")
     if not 0 < threshold <= 0.25:
         fail(f"--threshold={threshold} must lie in (0, 0.25], the range of σ'")
+    if not 0 <= seed < 2**32:
+        fail(f"--seed={seed}: must be in [0, 2**32 − 1]")
+    if out.exists() and not out.is_file():
+        fail(f"--out={out}: is {'a folder' if out.is_dir() else 'not a regular file'}; give the path of a file")
     if not out.parent.is_dir():
         fail(f"--out={out}: folder {out.parent} does not exist")
+    if not os.access(out.parent, os.W_OK | os.X_OK):
+        fail(f"--out={out}: this user may not write in {out.parent}")
     if kind is PlotKind.sigmoid:
         fig = figs.sigmoid_figure(threshold)
     elif kind is PlotKind.derivatives:

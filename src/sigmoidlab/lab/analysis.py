@@ -24,7 +24,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .grid import Architecture
+from .grid import INITS, Architecture
 
 MAX_SLOPE = {"sigmoid": 0.25, "logistic": 0.25, "tanh": 1.0, "relu": 1.0, "leaky_relu": 1.0, "identity": 1.0}
 CHANCE_MARGIN = 0.1
@@ -60,19 +60,60 @@ def decay(rows: Sequence[dict], activation: str, batchnorm: bool) -> dict:
     return out
 
 
+def architecture_of(record: dict) -> Architecture:
+    return Architecture(**record["config"]["architecture"])
+
+
+def select(
+    records: Iterable[dict],
+    architecture: Architecture | None = None,
+    depth: int | None = None,
+    seed: int | None = None,
+) -> list[dict]:
+    """The finished ("ok") runs whose own configuration matches every field given: runs are always picked by
+    what they are, never by where they sit in a list."""
+    return [
+        r
+        for r in records
+        if r["status"] == "ok"
+        and (architecture is None or architecture_of(r) == architecture)
+        and (depth is None or r["config"]["depth"] == depth)
+        and (seed is None or r["config"]["seed"] == seed)
+    ]
+
+
+def configuration_of(runs: Sequence[dict]) -> tuple[Architecture, int]:
+    """The architecture and depth every run of ``runs`` shares (its seeds may differ); ValueError otherwise, so
+    that runs of different networks are never averaged together."""
+    keys = {(architecture_of(r), r["config"]["depth"]) for r in runs}
+    if len(keys) != 1:
+        found = ", ".join(sorted(f"{a.label} at depth {d}" for a, d in keys)) or "no runs"
+        raise ValueError(f"expected the runs of one architecture at one depth, got {found}")
+    return keys.pop()
+
+
+def _mean_over_runs(values: np.ndarray) -> np.ndarray:
+    """Mean over axis 0 ignoring NaN (as np.nanmean), NaN where no run has a value, without a warning."""
+    present = ~np.isnan(values)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.sum(np.where(present, values, 0.0), axis=0) / np.sum(present, axis=0)
+
+
 def layer_traces(runs: Sequence[dict]) -> dict[str, np.ndarray]:
-    """Per checkpoint and hidden layer, averaged over the seeds of one configuration: mean activation, its 2nd
-    and 98th percentiles and the half-slope fraction. Arrays of shape (steps, layers), plus ``steps``."""
-    steps = sorted({r["step"] for r in runs[0]["layers"]})
-    depth = runs[0]["config"]["depth"]
+    """Per checkpoint and hidden layer, averaged over the seeds of one configuration (one architecture at one
+    depth: anything else is refused): mean activation, its 2nd and 98th percentiles and the half-slope fraction.
+    Arrays of shape (steps, depth), plus ``steps`` (every checkpoint any of the runs recorded)."""
+    _, depth = configuration_of(runs)
+    steps = sorted({r["step"] for run in runs for r in run["layers"]})
+    column = {step: i for i, step in enumerate(steps)}
     keys = ("act_mean", "act_p02", "act_p98", "half_slope", "saturation")
     out = {k: np.full((len(runs), len(steps), depth), np.nan) for k in keys}
     for i, run in enumerate(runs):
         for r in run["layers"]:
-            if r["activation"] != "output" and r["step"] in steps:
+            if r["activation"] != "output":
                 for k in keys:
-                    out[k][i, steps.index(r["step"]), r["layer"]] = np.nan if r.get(k) is None else r[k]
-    return {"steps": np.array(steps), **{k: np.nanmean(v, axis=0) for k, v in out.items()}}
+                    out[k][i, column[r["step"]], r["layer"]] = np.nan if r.get(k) is None else r[k]
+    return {"steps": np.array(steps), **{k: _mean_over_runs(v) for k, v in out.items()}}
 
 
 def top_saturation(runs: Sequence[dict]) -> dict | None:
@@ -81,7 +122,7 @@ def top_saturation(runs: Sequence[dict]) -> dict | None:
     It is saturating when its mean ȳ is within HALF_GRADIENT_MEAN of 0 or 1 (σ'(ȳ) ≤ 1/8); ``entered`` is the
     first checkpoint where that holds, as a fraction of training, or None.
     """
-    if runs[0]["config"]["architecture"]["activation"] not in ("sigmoid", "logistic"):
+    if configuration_of(runs)[0].activation not in ("sigmoid", "logistic"):
         return None
     t = layer_traces(runs)
     means = t["act_mean"]
@@ -108,14 +149,36 @@ def top_saturation(runs: Sequence[dict]) -> dict | None:
 
 
 def _group(records: Sequence[dict]) -> tuple[list[Architecture], dict[tuple, list[dict]]]:
+    """The architectures in order of first appearance, and the runs of each (architecture, depth)."""
     groups: dict[tuple, list[dict]] = defaultdict(list)
     order: list[Architecture] = []
     for record in records:
-        arch = Architecture(**record["config"]["architecture"])
+        arch = architecture_of(record)
         if arch not in order:
             order.append(arch)
         groups[(arch, record["config"]["depth"])].append(record)
     return order, groups
+
+
+def saturation_groups(records: Sequence[dict]) -> list[tuple[Architecture, int, list[dict]]]:
+    """Every configuration the saturation measurement applies to (no batch norm, depth ≥ 2) with its finished
+    runs: ``(architecture, depth, runs)``, architectures in order of first appearance, then by depth."""
+    order, groups = _group(select(records))
+    return [
+        (arch, depth, groups[(arch, depth)])
+        for arch in order
+        if not arch.batchnorm
+        for depth in sorted(d for a, d in groups if a == arch)
+        if depth >= 2
+    ]
+
+
+def saturation_panels(records: Sequence[dict]) -> list[tuple[Architecture, int, list[dict]]]:
+    """Figure 5's panels: of :func:`saturation_groups`, each architecture's deepest configuration."""
+    deepest: dict[Architecture, tuple] = {}
+    for arch, depth, runs in saturation_groups(records):
+        deepest[arch] = (arch, depth, runs)  # ascending depths: the last one is the deepest
+    return list(deepest.values())
 
 
 def analyse(records: Sequence[dict], saturation: Sequence[dict] | None = None, margin: float = CHANCE_MARGIN) -> dict:
@@ -147,11 +210,8 @@ def analyse(records: Sequence[dict], saturation: Sequence[dict] | None = None, m
 
 def saturation_summary(records: Sequence[dict]) -> list[dict]:
     """Per architecture and depth ≥ 2 without batch norm: the top layer's course (sigmoid) and test accuracy."""
-    order, groups = _group([r for r in records if r["status"] == "ok"])
     out = []
-    for (arch, depth), runs in groups.items():
-        if depth < 2 or arch.batchnorm:
-            continue
+    for arch, depth, runs in saturation_groups(records):
         t = layer_traces(runs)
         out.append(
             {
@@ -159,19 +219,24 @@ def saturation_summary(records: Sequence[dict]) -> list[dict]:
                 "architecture": {"activation": arch.activation, "batchnorm": arch.batchnorm, "init": arch.init},
                 "depth": depth,
                 "runs": len(runs),
+                "run_ids": [r["run_id"] for r in runs],
                 "test_accuracy": float(np.mean([r["final"]["test_accuracy"] for r in runs])),
                 "chance": float(np.mean([r["final"]["chance_accuracy"] for r in runs])),
                 "top_layer": top_saturation(runs),
                 "half_slope_final": [float(v) for v in t["half_slope"][-1]],
             }
         )
-    out.sort(key=lambda c: (order.index(Architecture(**c["architecture"])), c["depth"]))
     return out
 
 
 def _summarise(arch: Architecture, depth: int, runs: list[dict], margin: float) -> dict:
     ok = [r for r in runs if r["status"] == "ok"]
-    row: dict = {"depth": depth, "runs": len(runs), "failed_runs": len(runs) - len(ok)}
+    row: dict = {
+        "depth": depth,
+        "runs": len(runs),
+        "failed_runs": len(runs) - len(ok),
+        "run_ids": [r["run_id"] for r in ok],
+    }
     if not ok:
         return {**row, "trained": None}
     accuracy = [r["final"]["test_accuracy"] for r in ok]
@@ -200,11 +265,16 @@ def _summarise(arch: Architecture, depth: int, runs: list[dict], margin: float) 
 
 
 def _find(analysis: dict, activation: str, batchnorm: bool, init: str | None = None) -> dict | None:
-    for c in analysis["configurations"]:
-        a = c["architecture"]
-        if a["activation"] == activation and a["batchnorm"] == batchnorm and (init is None or a["init"] == init):
-            return c
-    return None
+    """The configuration with this activation, batch norm and init; with any init, the one first in INITS (so
+    the order of the grid's lists never changes a verdict)."""
+    matches = [
+        c
+        for c in analysis["configurations"]
+        if (c["architecture"]["activation"], c["architecture"]["batchnorm"]) == (activation, batchnorm)
+        and (init is None or c["architecture"]["init"] == init)
+    ]
+    rank = {name: i for i, name in enumerate(INITS)}
+    return min(matches, key=lambda c: rank.get(c["architecture"]["init"], len(rank)), default=None)
 
 
 def _deepest(config: dict) -> dict | None:
@@ -298,8 +368,12 @@ def _remedies_verdict(analysis: dict) -> dict:
 
 
 def _saturation_verdict(analysis: dict) -> dict:
-    rows = {(c["architecture"]["activation"], c["architecture"]["init"]): c for c in analysis["saturation"]}
-    base = rows.get(("sigmoid", "standard"))
+    candidates = [
+        c
+        for c in analysis["saturation"]
+        if c["architecture"] == {"activation": "sigmoid", "batchnorm": False, "init": "standard"}
+    ]
+    base = max(candidates, key=lambda c: c["depth"], default=None)  # the deepest sigmoid net with the standard init
     if base is None or base["top_layer"] is None:
         return _verdict("saturation", None, "needs sigmoid networks with the standard init at depth ≥ 2")
     t = base["top_layer"]

@@ -12,8 +12,10 @@ a failed run are run again.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
@@ -43,6 +45,12 @@ def load_finished(path: Path, config: RunConfig) -> dict | None:
     return record if ok else None
 
 
+def count_finished(experiment: Experiment, out: str | os.PathLike) -> int:
+    """How many runs of ``experiment`` are finished and saved in ``out`` (what a resumed sweep will skip)."""
+    runs_dir = Path(out) / "runs"
+    return sum(load_finished(runs_dir / f"{c.run_id}.json", c) is not None for c in experiment.runs())
+
+
 def run_experiment(
     experiment: Experiment,
     out: str | os.PathLike,
@@ -69,7 +77,6 @@ def run_experiment(
     if workers is not None and workers < 1:
         raise ValueError(f"workers={workers}: must be ≥ 1")
     runs_dir = Path(out) / "runs"
-    runs_dir.mkdir(parents=True, exist_ok=True)
     configs = experiment.runs()
     records: dict[str, dict] = {}
     if resume:
@@ -77,8 +84,10 @@ def run_experiment(
             if (record := load_finished(runs_dir / f"{config.run_id}.json", config)) is not None:
                 records[config.run_id] = record
     todo = [c for c in configs if c.run_id not in records]
-
-    with _Progress(progress, len(configs), len(records)) as bar:
+    # Connect first: a scheduler that cannot be reached is reported before anything is created or shown.
+    client = _connect(scheduler) if todo and scheduler is not None else None
+    with client or contextlib.nullcontext(), _Progress(progress, len(configs), len(records)) as bar:
+        runs_dir.mkdir(parents=True, exist_ok=True)
 
         def finished(record: dict) -> None:
             write_json_atomic(runs_dir / f"{record['run_id']}.json", record)
@@ -86,8 +95,8 @@ def run_experiment(
             bar.advance(record)
 
         n_workers = min(workers or os.cpu_count() or 1, len(todo))
-        if todo and scheduler is not None:
-            _run_dask(todo, scheduler, finished)
+        if client is not None:
+            _run_dask(todo, client, finished)
         elif n_workers == 1:
             for config in todo:
                 finished(run_one(config))
@@ -108,31 +117,91 @@ def _lost(config: RunConfig, exc: BaseException) -> dict:
     }
 
 
+def _worker_signals() -> None:
+    """In each pool worker: Ctrl-C at a terminal signals the whole process group, but it is the parent that
+    decides (it kills the workers), so workers ignore SIGINT; SIGTERM kills them outright (a forked worker would
+    otherwise inherit the CLI's SIGTERM handler, which raises)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Stop a pool at once: queued runs cancelled, running ones killed (they write nothing themselves: the parent
+    saves each record), every worker reaped so none is left behind."""
+    workers = list((pool._processes or {}).values())  # the executor has no public way to kill its workers
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in workers:
+        with contextlib.suppress(OSError, ValueError):
+            process.kill()
+    for process in workers:
+        with contextlib.suppress(OSError, ValueError):
+            process.join(timeout=5)
+
+
 def _run_pool(todo: list[RunConfig], workers: int, finished: Callable[[dict], None]) -> None:
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_signals)
+    try:
         futures = {pool.submit(run_one, config): config for config in todo}
         for future in as_completed(futures):
             try:
-                finished(future.result())
+                record = future.result()
             except Exception as exc:  # e.g. BrokenProcessPool: a worker was killed
-                finished(_lost(futures[future], exc))
+                record = _lost(futures[future], exc)
+            finished(record)
+    except BaseException:  # Ctrl-C, SIGTERM, or a record that could not be written: stop every worker now
+        _stop_pool(pool)
+        raise
+    pool.shutdown()
 
 
-def _run_dask(todo: list[RunConfig], scheduler: str, finished: Callable[[dict], None]) -> None:
-    from distributed import Client, as_completed
+def check_scheduler(address: str) -> None:
+    """Refuse, with one line, an address that cannot name a Dask scheduler (or a missing ``distributed``)."""
+    try:
+        from distributed.comm import parse_address, parse_host_port
+    except ImportError:
+        raise ValueError(
+            f"scheduler={address!r}: running on a Dask cluster needs distributed: pip install 'sigmoidlab[dask]'"
+        ) from None
+    usage = f"scheduler={address!r}: not a scheduler address; expected tcp://HOST:PORT"
+    try:
+        scheme, location = parse_address(address, strict=True)
+        if scheme == "inproc":  # a scheduler in this very process (LocalCluster(processes=False), tests)
+            host, port = location, 1
+        else:
+            host, port = parse_host_port(location)
+    except (ValueError, TypeError):
+        raise ValueError(usage) from None
+    if scheme not in ("tcp", "tls", "ws", "wss", "ucx", "inproc") or not host or not 0 < int(port) < 65536:
+        raise ValueError(usage)
+
+
+def _connect(scheduler: str):
+    """A Dask client of the scheduler at this address; ConnectionError (one line) if it cannot be reached."""
+    check_scheduler(scheduler)
+    from distributed import Client
 
     try:
-        client = Client(scheduler, timeout="10s")
-    except OSError as exc:
+        return Client(scheduler, timeout="10s")
+    except (OSError, ValueError) as exc:
         raise ConnectionError(f"scheduler={scheduler!r}: cannot connect ({exc})") from None
-    with client:
-        # pure=False: two runs never share a result, even if Dask thinks their inputs hash alike.
-        futures = {client.submit(run_one, config, pure=False): config for config in todo}
+
+
+def _run_dask(todo: list[RunConfig], client, finished: Callable[[dict], None]) -> None:
+    from distributed import as_completed
+
+    # pure=False: two runs never share a result, even if Dask thinks their inputs hash alike.
+    futures = {client.submit(run_one, config, pure=False): config for config in todo}
+    try:
         for future in as_completed(futures):
             try:
-                finished(future.result())
+                record = future.result()
             except Exception as exc:  # a worker lost mid-run
-                finished(_lost(futures[future], exc))
+                record = _lost(futures[future], exc)
+            finished(record)
+    except BaseException:  # interrupted: take back what has not started (a started task runs to its end)
+        with contextlib.suppress(Exception):
+            client.cancel(list(futures), force=True)
+        raise
 
 
 class _Progress:

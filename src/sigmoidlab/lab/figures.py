@@ -20,7 +20,8 @@ import numpy as np
 
 from .. import functions as F
 from .._atomic import atomic_output
-from .analysis import geometric_mean, hidden_rows
+from .analysis import configuration_of, geometric_mean, hidden_rows, saturation_panels, select
+from .grid import Experiment
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000")
 VANISHING_RED = "#d62728"  # shading, at alpha ≈ 0.15
@@ -89,6 +90,43 @@ def save_png_and_svg(fig, stem: str | os.PathLike, dpi: int = DPI) -> Path:
     fig.set_layout_engine("none")
     save(fig, stem.with_suffix(".svg"), dpi)
     return png
+
+
+# --- what the data figures are drawn from --------------------------------------------------------------------
+
+
+def figure_inputs(experiment: Experiment, records: Sequence[dict], saturation: Sequence[dict] | None = None) -> dict:
+    """What each data figure is drawn from, as the keyword arguments of its drawing function; a figure the data
+    do not allow is absent. Every group of runs is selected by the runs' own configuration
+    (:func:`~.analysis.select`), never by position.
+
+    Figure 4 is drawn at the deepest depth at which a run finished. Figure 5 shows ``saturation`` (the runs of the
+    saturation experiment), or the sweep's own runs at depth ≥ 2 without batch norm when there is none: one panel
+    per architecture, at its deepest such depth.
+    """
+    inputs: dict[str, dict] = {}
+    ok = select(records)
+    if ok:
+        deepest = flow_depth(ok)
+        depths = sorted(experiment.depths)
+        inputs["gradient_flow"] = {
+            "lines": [(a.label, select(ok, a, deepest)) for a in experiment.architectures],
+            "depth": deepest,
+        }
+        inputs["training"] = {
+            "panels": [(a.label, {d: select(ok, a, d) for d in depths}) for a in experiment.architectures],
+            "depths": depths,
+            "chance": float(np.mean([r["final"]["chance_accuracy"] for r in ok])),
+        }
+    panels = saturation_panels(records if saturation is None else saturation)
+    if panels:
+        inputs["saturation"] = {"panels": [(arch.label, runs) for arch, _, runs in panels]}
+    return inputs
+
+
+def flow_depth(records: Sequence[dict]) -> int:
+    """Figure 4's depth: the deepest of the sweep at which a run finished."""
+    return max(r["config"]["depth"] for r in select(records))
 
 
 # --- 1, 2: the function and its derivative --------------------------------------------------------------------
@@ -215,18 +253,20 @@ def _mean_profile(runs: Sequence[dict], final: bool) -> np.ndarray:
     return np.array([geometric_mean(col) for col in zip(*profiles, strict=True)])
 
 
-def gradient_flow_figure(records: Sequence[dict], depth: int, labels: Sequence[str]):
+def gradient_flow_figure(lines: Sequence[tuple[str, Sequence[dict]]], depth: int):
     """Weight-gradient norm per layer (log scale) at initialisation and after training, one line per
-    architecture, at ``depth`` hidden layers; the slope 4^(−L) of σ' ≤ 1/4 drawn from the top layer."""
+    architecture: ``lines`` holds ``(label, runs)``, the runs of that architecture at ``depth`` hidden layers (a
+    line without runs is left out, keeping its style for the others); the slope 4^(−L) of σ' ≤ 1/4 drawn from the
+    top layer."""
+    for _, runs in lines:
+        if runs and configuration_of(runs)[1] != depth:
+            raise ValueError(f"gradient_flow_figure: runs at depth {configuration_of(runs)[1]}, expected {depth}")
     with styled():
         fig = _figure(figsize=(10.5, 4.3))
         axes = fig.subplots(1, 2, sharey=True)
         for ax, final in zip(axes, (False, True), strict=True):
             tops = []
-            for i, label in enumerate(labels):
-                runs = [
-                    r for r in records if r["status"] == "ok" and _label(r) == label and r["config"]["depth"] == depth
-                ]
+            for i, (label, runs) in enumerate(lines):
                 if not runs:
                     continue
                 g = _mean_profile(runs, final)
@@ -261,38 +301,30 @@ def _layer_ticks(depth: int) -> list[int]:
     return sorted({1, depth, *range(2 * step if step > 1 else 1, depth + 1, step)})
 
 
-def _label(record: dict) -> str:
-    from .grid import Architecture
-
-    return Architecture(**record["config"]["architecture"]).label
-
-
 # --- 5: saturation --------------------------------------------------------------------------------------------
 
 
-def saturation_figure(records: Sequence[dict]):
-    """Glorot & Bengio's Figure 2, per configuration: each hidden layer's mean activation over training (line)
-    and its 2nd–98th percentile band, seeds averaged; the saturating band (slope below half its maximum) shaded.
-    Bottom: the fraction of the top hidden layer's unit·sample pairs in that band, one line per configuration."""
+def saturation_figure(panels: Sequence[tuple[str, Sequence[dict]]]):
+    """Glorot & Bengio's Figure 2, one panel per ``(label, runs)`` (the runs of one architecture at one depth,
+    :func:`~.analysis.saturation_panels`): each hidden layer's mean activation over training (line) and its
+    2nd–98th percentile band, seeds averaged; the saturating band (slope below half its maximum) shaded.
+    Bottom: the fraction of the top hidden layer's unit·sample pairs in that band, one line per panel."""
     from .analysis import HALF_GRADIENT_MEAN, layer_traces
 
-    groups: dict[str, list[dict]] = {}
-    for r in records:
-        if r["status"] == "ok" and r["config"]["depth"] >= 2:
-            groups.setdefault(_label(r), []).append(r)
     with styled():
-        fig = _figure(figsize=(max(9.0, 3.6 * len(groups)), 6.6))
+        fig = _figure(figsize=(max(9.0, 3.6 * len(panels)), 6.6))
         top, bottom = fig.subfigures(2, 1, height_ratios=(1.35, 1))
-        axes = top.subplots(1, len(groups), squeeze=False)[0]
-        traces = {}
-        for ax, (label, runs) in zip(axes, groups.items(), strict=True):
-            t = traces[label] = layer_traces(runs)
-            tanh = runs[0]["config"]["architecture"]["activation"] == "tanh"
+        axes = top.subplots(1, len(panels), squeeze=False)[0]
+        traces = []
+        for ax, (label, runs) in zip(axes, panels, strict=True):
+            t = layer_traces(runs)  # refuses runs of more than one architecture or depth
+            traces.append((label, t))
+            arch, depth = configuration_of(runs)
+            tanh = arch.activation == "tanh"
             # Where the slope is below half its maximum: σ ∉ [0.146, 0.854]; |tanh| > 1/√2.
             edge, low = (1 / math.sqrt(2), -1.0) if tanh else (1 - HALF_GRADIENT_MEAN, 0.0)
             ax.axhspan(low, -edge if tanh else HALF_GRADIENT_MEAN, color=VANISHING_RED, alpha=VANISHING_ALPHA, lw=0)
             ax.axhspan(edge, 1, color=VANISHING_RED, alpha=VANISHING_ALPHA, lw=0)
-            depth = t["act_mean"].shape[1]
             for layer in range(depth):
                 # The top layer in black: it is the one the claim is about.
                 colour = "#000000" if layer == depth - 1 else OKABE_ITO[layer % (len(OKABE_ITO) - 1)]
@@ -307,7 +339,7 @@ def saturation_figure(records: Sequence[dict]):
                 xlim=(0, t["steps"][-1]),
                 ylim=(low, 1),
                 xlabel="optimiser step",
-                title=f"{label}\n{runs[0]['config']['depth']} hidden layers, test accuracy {accuracy:.3f}",
+                title=f"{label}\n{depth} hidden layers, test accuracy {accuracy:.3f}",
             )
             ax.set_ylabel("tanh(z)" if tanh else "σ(z)")
         handles, names = axes[0].get_legend_handles_labels()
@@ -325,7 +357,7 @@ def saturation_figure(records: Sequence[dict]):
         )
 
         ax = bottom.subplots()
-        for i, (label, t) in enumerate(traces.items()):
+        for i, (label, t) in enumerate(traces):
             ax.plot(t["steps"], t["half_slope"][:, -1], lw=1.8, ms=4, label=label, **style(i))
         ax.set(
             ylim=(-0.02, 1.02),
@@ -341,21 +373,24 @@ def saturation_figure(records: Sequence[dict]):
 # --- 6: training ----------------------------------------------------------------------------------------------
 
 
-def training_figure(records: Sequence[dict], labels: Sequence[str], depths: Sequence[int], chance: float):
-    """Top: test accuracy over epochs for every depth, one panel per architecture (first seed). Bottom: final
-    test accuracy against depth per architecture (mean over seeds, bars from min to max)."""
+def training_figure(panels: Sequence[tuple[str, dict[int, Sequence[dict]]]], depths: Sequence[int], chance: float):
+    """One architecture per ``(label, {depth: runs})``. Top: test accuracy over epochs for every depth, one panel
+    per architecture (the run with the smallest seed). Bottom: final test accuracy against depth per architecture
+    (mean over seeds, bars from min to max)."""
     from matplotlib import colormaps
 
+    for _, by_depth in panels:
+        for depth, runs in by_depth.items():
+            if runs and configuration_of(runs)[1] != depth:
+                raise ValueError(f"training_figure: runs at depth {configuration_of(runs)[1]} filed under {depth}")
     with styled():
-        fig = _figure(figsize=(max(10.5, 2.6 * len(labels)), 7.0))
+        fig = _figure(figsize=(max(10.5, 2.6 * len(panels)), 7.0))
         top, bottom = fig.subfigures(2, 1, height_ratios=(1, 1.15))
-        axes = top.subplots(1, len(labels), sharey=True, squeeze=False)[0]
+        axes = top.subplots(1, len(panels), sharey=True, squeeze=False)[0]
         colours = colormaps["viridis"](np.linspace(0, 0.9, len(depths)))
-        for ax, label in zip(axes, labels, strict=True):
+        for ax, (label, by_depth) in zip(axes, panels, strict=True):
             for colour, depth in zip(colours, depths, strict=True):
-                runs = [
-                    r for r in records if r["status"] == "ok" and _label(r) == label and r["config"]["depth"] == depth
-                ]
+                runs = by_depth.get(depth)
                 if runs:
                     c = min(runs, key=lambda r: r["config"]["seed"])["curves"]
                     ax.plot(c["epoch"], c["test_accuracy"], color=colour, lw=1.6, label=f"{depth}")
@@ -367,14 +402,10 @@ def training_figure(records: Sequence[dict], labels: Sequence[str], depths: Sequ
         axes[-1].legend(title="hidden layers", loc="lower right", fontsize=8, title_fontsize=8, ncols=2)
 
         ax = bottom.subplots()
-        for i, label in enumerate(labels):
+        for i, (label, by_depth) in enumerate(panels):
             xs, mean, lo, hi = [], [], [], []
             for depth in depths:
-                acc = [
-                    r["final"]["test_accuracy"]
-                    for r in records
-                    if r["status"] == "ok" and _label(r) == label and r["config"]["depth"] == depth
-                ]
+                acc = [r["final"]["test_accuracy"] for r in by_depth.get(depth, ())]
                 if acc:
                     xs.append(depth)
                     mean.append(np.mean(acc))

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 
@@ -20,6 +21,10 @@ INIT_ALIASES = {"glorot": "glorot_uniform", "he": "he_normal"}
 INITS = ("standard", "glorot", "he", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal")
 OPTIMIZERS = ("sgd", "adam")
 DATASETS = ("xor", "moons", "circles", "spiral", "gaussians", "linear", "digits_binary")
+# Sanity limits: beyond them a run would not fit in memory or would not end, and is refused before it starts.
+MAX_DEPTH = 1000
+MAX_WEIGHTS = 10**8
+MAX_EPOCHS = 1_000_000
 
 
 @dataclass(frozen=True)
@@ -135,21 +140,30 @@ class Experiment:
             need(len(values) > 0, f"{name}: give at least one")
             need(len(set(values)) == len(values), f"{name}={list(values)}: duplicates given")
         need(all(d >= 1 for d in self.depths), f"depths={list(self.depths)}: every depth must be ≥ 1 hidden layer")
-        need(all(s >= 0 for s in self.seeds), f"seeds={list(self.seeds)}: seeds must be ≥ 0")
+        need(max(self.depths) <= MAX_DEPTH, f"depths={list(self.depths)}: at most {MAX_DEPTH} hidden layers")
+        # NumPy and scikit-learn seeds are 32-bit.
+        need(all(0 <= s < 2**32 for s in self.seeds), f"seeds={list(self.seeds)}: seeds must be in [0, 2**32 − 1]")
         need(self.width >= 1, f"width={self.width}: must be ≥ 1")
+        weights = self.width * self.width * (max(self.depths) - 1) + self.width * 66  # 64 inputs at most
+        need(
+            weights <= MAX_WEIGHTS,
+            f"width={self.width}, depth {max(self.depths)}: about {weights:.2g} weights per network, more than "
+            f"{MAX_WEIGHTS:.0e} (each run holds its weights, gradients and optimiser state in memory)",
+        )
         need(self.dataset in DATASETS, f"dataset={self.dataset!r}: expected one of {', '.join(DATASETS)}")
         need(self.n_samples >= 20, f"n_samples={self.n_samples}: must be ≥ 20")
-        need(self.noise >= 0, f"noise={self.noise}: must be ≥ 0")
+        need(self.n_samples <= 10**7, f"n_samples={self.n_samples}: must be ≤ 10**7")
+        need(0 <= self.noise < math.inf, f"noise={self.noise}: must be finite and ≥ 0")
         need(0 < self.test_fraction < 1, f"test_fraction={self.test_fraction}: must be in (0, 1)")
         need(self.optimizer in OPTIMIZERS, f"optimizer={self.optimizer!r}: expected one of {', '.join(OPTIMIZERS)}")
-        need(self.lr > 0, f"lr={self.lr}: must be > 0")
+        need(0 < self.lr < math.inf, f"lr={self.lr}: must be finite and > 0")
         need(0 <= self.momentum < 1, f"momentum={self.momentum}: must be in [0, 1)")
-        need(self.epochs >= 1, f"epochs={self.epochs}: must be ≥ 1")
+        need(1 <= self.epochs <= MAX_EPOCHS, f"epochs={self.epochs}: must be in [1, {MAX_EPOCHS}]")
         need(self.batch_size >= 2, f"batch_size={self.batch_size}: must be ≥ 2 (batch norm needs two samples)")
         need(self.dtype in ("float32", "float64"), f"dtype={self.dtype!r}: expected float32 or float64")
         need(0 < self.threshold <= 0.25, f"threshold={self.threshold}: must be in (0, 0.25], the range of σ'")
         need(self.probe_size >= 2, f"probe_size={self.probe_size}: must be ≥ 2")
-        need(self.checkpoints >= 1, f"checkpoints={self.checkpoints}: must be ≥ 1")
+        need(1 <= self.checkpoints <= 10_000, f"checkpoints={self.checkpoints}: must be in [1, 10000]")
 
     @classmethod
     def product(

@@ -24,15 +24,8 @@ from . import figures as figs
 from .analysis import analyse
 from .execute import run_experiment, write_json_atomic
 from .grid import Experiment
+from .layout import FIGURES, check_output
 
-FIGURES = {
-    "sigmoid": "fig1_sigmoid",
-    "derivatives": "fig2_derivatives",
-    "boundaries": "fig3_boundaries",
-    "gradient_flow": "fig4_gradient_flow",
-    "saturation": "fig5_saturation",
-    "training": "fig6_training",
-}
 SECTIONS = (
     "The logistic sigmoid",
     "Its derivative, derived",
@@ -161,31 +154,21 @@ def make_figures(
     dpi: int = figs.DPI,
     boundary_resolution: int = 200,
 ) -> dict[str, Path]:
-    """Draw every figure the data allow; write PNG and SVG under ``out/figures``; return the PNG paths.
-
-    Figure 5 shows ``saturation`` (the runs of the saturation experiment), or the sweep's own runs at depth ≥ 2
-    without batch norm when there is none.
-    """
-    labels = [a.label for a in experiment.architectures]
-    ok = [r for r in records if r["status"] == "ok"]
-    deepest = max(experiment.depths)
+    """Draw every figure the data allow (:func:`.figures.figure_inputs`); write PNG and SVG under
+    ``out/figures``; return the PNG paths."""
     drawers = {
         "sigmoid": lambda: figs.sigmoid_figure(experiment.threshold),
         "derivatives": lambda: figs.derivatives_figure(experiment.threshold),
     }
     if panels:
         drawers["boundaries"] = lambda: figs.boundary_figure(panels, boundary_resolution)
-    if ok:
-        chance = float(np.mean([r["final"]["chance_accuracy"] for r in ok]))
-        drawers["gradient_flow"] = lambda: figs.gradient_flow_figure(ok, deepest, labels)
-        drawers["training"] = lambda: figs.training_figure(ok, labels, experiment.depths, chance)
-    sat = [
-        r
-        for r in (ok if saturation is None else saturation)
-        if r["status"] == "ok" and r["config"]["depth"] >= 2 and not r["config"]["architecture"]["batchnorm"]
-    ]
-    if sat:
-        drawers["saturation"] = lambda: figs.saturation_figure(sat)
+    draw_data = {
+        "gradient_flow": figs.gradient_flow_figure,
+        "training": figs.training_figure,
+        "saturation": figs.saturation_figure,
+    }
+    for key, kwargs in figs.figure_inputs(experiment, records, saturation).items():
+        drawers[key] = lambda draw=draw_data[key], kwargs=kwargs: draw(**kwargs)
     # One figure at a time: drawn, written, released.
     return {key: figs.save_png_and_svg(draw(), out / "figures" / FIGURES[key], dpi) for key, draw in drawers.items()}
 
@@ -367,7 +350,7 @@ def document(
             (
                 "figure",
                 "gradient_flow",
-                f"Figure 4. Weight-gradient norm per layer, {depth} hidden layers; "
+                f"Figure 4. Weight-gradient norm per layer, {figs.flow_depth(records)} hidden layers; "
                 "dotted: a factor 1/4 per layer from the top.",
             )
         )
@@ -626,6 +609,7 @@ def run(
 ) -> dict:
     """Run the sweep and the saturation experiment (resuming), fit the boundary examples, and write the report:
     what ``demo`` and ``vanish`` do."""
+    check_output(out, (experiment,) if saturation is None else (experiment, saturation))
     started = time.perf_counter()
     kwargs = {"workers": workers, "scheduler": scheduler, "resume": resume, "progress": progress}
     records = run_experiment(experiment, out, **kwargs)
