@@ -1,8 +1,8 @@
 """Accuracy of the sigmoid family against mpmath, side by side with scipy.special and PyTorch.
 
-    python benchmarks/accuracy.py [--points 8000] [--out benchmarks/results]
+    python benchmarks/accuracy.py [--points 8000] [--fuzz 4194304] [--seed 0] [--out benchmarks/results]
 
-Prints two tables of the largest error in ULP per function, implementation and dtype and writes them to
+Prints three tables of the largest error in ULP per function, implementation and dtype and writes them to
 ``accuracy.md`` and ``accuracy.json``:
 
 1. the anchor set of shared/README (``--points`` per dtype: half evenly over ±log(max), half from N(0, 10);
@@ -10,7 +10,10 @@ Prints two tables of the largest error in ULP per function, implementation and d
    its true value is representable;
 2. the whole range: float64 and float32 on ± a log-spaced grid from the smallest subnormal to the largest
    finite number, a grid over ±1.05·log(max), N(0, 10) and the hard cases; float16 and bfloat16 on all
-   65,536 bit patterns, with the number of results that are not correctly rounded.
+   65,536 bit patterns, with the number of results that are not correctly rounded;
+3. the worst case of σ and σ' in float64 and float32 on every kernel path (``--fuzz`` inputs per dtype, 4M by
+   default, and ``--seed``): each input is screened with a double-double reference (:func:`dd_reference`, ~2^-95
+   relative, vectorised) and the largest errors are recomputed with mpmath (:func:`worst_case_search`).
 
 The pieces are importable, so the tests and the compiled kernels are measured with the same ruler:
 :func:`reference_values`, :func:`ulp_error`, :func:`flushed_to_zero`, :func:`round_mpf`,
@@ -69,6 +72,11 @@ DTYPES = {
 }
 WIDE_DTYPES = ("float64", "float32")
 NARROW_DTYPES = ("float16", "bfloat16")
+# |x| where σ, σ', log σ and softplus have their largest float64 errors: 0.7503 ULP (a 16-million-point fuzz,
+# issue 10), 0.7522 (worst_case_search, 2^20 points), 0.7605 (a dense scan of 34 million points over [−708.5,
+# −700]). The result, ≈ e^(−|x|), is just above the smallest normal number, and the last bits of the kernel's
+# exp(−|x|) fall below it (σ(−x), σ'(x), log σ(x) ≈ −e^(−x), softplus(−x) ≈ e^(−x)).
+KNOWN_WORST = (707.445954356504, 707.2224777109931, 707.3618105)
 # The contract of shared/README: max ULP in float64/float32; float16 and bfloat16 are correctly rounded.
 CONTRACT_ULP = {
     "sigmoid": 1.0,
@@ -287,7 +295,7 @@ def hard_cases(func_name: str, dtype: Any) -> np.ndarray:
         values = np.concatenate([specials, _neighbours([0.25, 0.5, 0.75], dtype, 8), near_one])
     else:
         magnitudes = [0.0, tiny, 1e-300, 1e-30, 1e-8, float(info.eps), 0.5, 1.0, math.log(2 + math.sqrt(3))]
-        magnitudes += [2.0, 40.0, 700.0, 720.0, 1e30, 1e300, big, math.inf]
+        magnitudes += [2.0, 40.0, 700.0, 720.0, 1e30, 1e300, big, math.inf, *KNOWN_WORST]
         boundaries = _neighbours([b for b in _flush_boundaries() if b < big], dtype)
         # Near-ties: σ(x) ≈ ½ + x/4 and σ''(x) ≈ −x/8 land next to a midpoint of the format when x is a short
         # multiple of the spacing at ½ or of the smallest subnormal; the exact value misses it by x³/48 or 5x³/96.
@@ -357,8 +365,9 @@ def _torch_implementations() -> dict[str, dict[str, Callable]]:
     torch_dtypes["bfloat16"] = torch.bfloat16
 
     def to_torch(x: np.ndarray) -> torch.Tensor:
-        # NumPy has no bfloat16 for torch.from_numpy: go through float32, which holds every bfloat16 exactly.
-        return torch.from_numpy(np.ascontiguousarray(x).astype(np.float32)).to(torch_dtypes[x.dtype.name])
+        # Each dtype as itself; only bfloat16, which torch.from_numpy cannot take, goes through float32 (exact).
+        wide = np.ascontiguousarray(x).astype(np.float32 if x.dtype == DTYPES["bfloat16"] else x.dtype)
+        return torch.from_numpy(wide).to(torch_dtypes[x.dtype.name])
 
     def to_numpy(t: torch.Tensor, dtype: np.dtype) -> np.ndarray:
         return t.detach().to(torch.float32 if dtype != np.float64 else torch.float64).numpy().astype(dtype)
@@ -418,6 +427,164 @@ def implementations() -> dict[str, dict[str, Callable]]:
     return impls
 
 
+# ---------------------------------------------------------------------------------------- worst-case search
+# A fuzz of millions of inputs needs a reference much cheaper than mpmath: σ and σ' in double-double (a value is
+# hi + lo, two float64, ~2^-100 relative), vectorised in NumPy, with the binary exponent kept apart so that the
+# subnormal tail is measured as finely as the rest. The largest errors it finds are then confirmed with mpmath.
+
+SEARCHED = ("sigmoid", "sigmoid_grad")
+with mp.workprec(300):
+    _LN2 = (float(mp.log(2)), float(mp.log(2) - float(mp.log(2))))
+    _TAYLOR = [(float(c), float(c - float(c))) for c in (1 / mp.factorial(n) for n in range(9))]  # 1/n!, n ≤ 8
+
+
+def _two_sum(a, b):  # a + b = s + err exactly
+    s = a + b
+    v = s - a
+    return s, (a - (s - v)) + (b - v)
+
+
+def _split(a):  # Dekker: a = hi + lo with 26-bit halves, so that their products are exact
+    c = 134217729.0 * a
+    hi = c - (c - a)
+    return hi, a - hi
+
+
+def _two_prod(a, b):  # a·b = p + err exactly
+    p = a * b
+    (ah, al), (bh, bl) = _split(a), _split(b)
+    return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+
+def _dd_add(a, b):  # for terms that do not cancel (all the additions below)
+    s, e = _two_sum(a[0], b[0])
+    return _two_sum(s, e + a[1] + b[1])
+
+
+def _dd_mul(a, b):
+    p, e = _two_prod(a[0], b[0])
+    return _two_sum(p, e + (a[0] * b[1] + a[1] * b[0]))
+
+
+def _dd_div(a, b):
+    q = a[0] / b[0]
+    p, e = _two_prod(q, b[0])
+    residual = ((a[0] - p) - e + a[1]) - q * b[1]  # a − q·b: a[0] − p is exact (Sterbenz)
+    return _two_sum(q, residual / b[0])
+
+
+def _dd_exp_neg(a: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """exp(−a) for a ≥ 0 as (k, m): exp(−a) = m·2^k with m = hi + lo in [0.7, 1.5), ~2^-95 relative.
+
+    a = k·ln2 − r with |r| ≤ ln2/2 (k·ln2 formed exactly), then exp(r) = exp(r/2^10)^(2^10) with the
+    Taylor series of degree 8 at |r/2^10| < 3.4e-4 (truncation 2^-107).
+    """
+    k = np.rint(a / _LN2[0])
+    p, e = _two_prod(k, _LN2[0])
+    hi, lo = _two_sum(p, -a)  # exact
+    r = _two_sum(hi, lo + e + k * _LN2[1])
+    s = (np.ldexp(r[0], -10), np.ldexp(r[1], -10))
+    m = (np.full_like(a, _TAYLOR[-1][0]), np.full_like(a, _TAYLOR[-1][1]))
+    for c in reversed(_TAYLOR[:-1]):
+        m = _dd_add(_dd_mul(m, s), c)
+    for _ in range(10):
+        m = _dd_mul(m, m)
+    return -k.astype(np.int32), m
+
+
+def dd_reference(func_name: str, x: np.ndarray) -> tuple[np.ndarray, tuple]:
+    """σ(x) or σ'(x) for float64 |x| < 1000 as (k, v): the value is (v[0] + v[1])·2^k, v in [0.25, 1.5)."""
+    if func_name not in SEARCHED:
+        raise ValueError(f"no double-double reference for {func_name}")
+    with np.errstate(under="ignore"):  # in tails (of subnormal x, of e in 1 + e) far below the precision kept
+        k, m = _dd_exp_neg(np.abs(x))
+        d = _dd_add((np.ones_like(x), np.zeros_like(x)), (np.ldexp(m[0], k), np.ldexp(m[1], k)))  # 1 + e
+        if func_name == "sigmoid_grad":  # e/(1 + e)²
+            return k, _dd_div(m, _dd_mul(d, d))
+        negative = x < 0  # σ = e/(1 + e) for x < 0, 1/(1 + e) for x ≥ 0
+        numerator = (np.where(negative, m[0], 1.0), np.where(negative, m[1], 0.0))
+        return np.where(negative, k, 0), _dd_div(numerator, d)
+
+
+def dd_ulp_error(got: np.ndarray, k: np.ndarray, v: tuple, dtype: Any) -> np.ndarray:
+    """|got − v·2^k| / ulp_dtype(v·2^k), as :func:`ulp_error` measures it, for the double-double v > 0."""
+    bits, emin, _ = _format(dtype)
+    fraction, exponent = np.frexp(v[0])
+    floor_log2 = exponent - 1 - ((fraction == 0.5) & (v[1] < 0))  # v just below a power of 2
+    quantum = np.maximum(floor_log2 + k, emin) - bits + 1  # log2 of the ulp at the exact value
+    with np.errstate(over="ignore", invalid="ignore"):  # a wildly wrong result scales to inf: error inf
+        difference = (np.ldexp(got.astype(np.float64), -k) - v[0]) - v[1]  # exact scaling, Sterbenz
+        errors = np.abs(np.ldexp(difference, k - quantum))
+    return np.where(np.isnan(errors), np.inf, errors)
+
+
+def fuzz_inputs(dtype: Any, n: int, seed: int = 0) -> np.ndarray:
+    """n reproducible inputs: ½ uniform from where σ rounds to 0 to where it rounds to 1 (−745.2 to 37.4 in
+    float64), ¼ uniform over [log(tiny) − 1, log(tiny) + 9] where σ(x) is just above the smallest normal
+    number (−709.4 to −699.4: the last bits of e = exp(x) are subnormal there), ¼ N(0, 10)."""
+    info = _info(dtype)
+    bottom, top = math.log(float(info.smallest_subnormal)) - math.log(2), (info.nmant + 2) * math.log(2)
+    tiny = math.log(float(info.smallest_normal))
+    rng = np.random.default_rng(seed)
+    parts = [rng.uniform(bottom, top, n - 2 * (n // 4)), rng.uniform(tiny - 1, tiny + 9, n // 4)]
+    return np.concatenate([*parts, rng.normal(0.0, 10.0, n // 4)]).astype(dtype)
+
+
+def _on_path(path: str, f: Callable, x: np.ndarray) -> np.ndarray:
+    from sigmoidlab.functions import _ufuncs
+
+    previous = _ufuncs.set_kernel(path)
+    try:
+        return f(x)
+    finally:
+        _ufuncs.set_kernel(previous)
+
+
+def worst_case_search(func_name: str, dtype_name: str, n: int = 1 << 22, seed: int = 0, top: int = 16) -> dict:
+    """The largest error of ``func_name`` on every kernel path over :func:`fuzz_inputs` and :func:`hard_cases`.
+
+    Every input is screened with :func:`dd_reference`; the ``top`` largest estimates of each path, among the
+    fuzzed inputs and among the hard cases, are recomputed with mpmath (200 bits), which gives the reported
+    maxima and where they are. ``dd_gap``: the largest |estimate − mpmath| over them, in ULP.
+    """
+    import sigmoidlab as sl
+    from sigmoidlab.functions import _ufuncs
+
+    start = time.perf_counter()
+    dtype = DTYPES[dtype_name]
+    hard = hard_cases(func_name, dtype)
+    x = np.concatenate([fuzz_inputs(dtype, n, seed), hard[np.abs(hard) < 1000]])  # beyond: 0 or 1 ± tiny
+    f = getattr(sl, func_name)
+    paths = ("reference", *_ufuncs.available_kernels())
+    estimates = {path: np.empty(x.size) for path in paths}
+    for i in range(0, x.size, 1 << 18):  # chunks that fit the caches
+        chunk = x[i : i + (1 << 18)]
+        k, v = dd_reference(func_name, chunk.astype(np.float64))
+        for path in paths:
+            estimates[path][i : i + chunk.size] = dd_ulp_error(_on_path(path, f, chunk), k, v, dtype)
+    results = {}
+    for path, errors in estimates.items():
+        found = {}
+        for part, span in (("fuzz", slice(0, n)), ("hard", slice(n, None))):
+            order = np.argsort(errors[span])[-top:]
+            candidates = x[span][order]
+            confirmed = ulp_error(_on_path(path, f, candidates), reference_values(func_name, candidates))
+            gap = float(np.abs(confirmed - errors[span][order]).max())
+            found[part] = (float(confirmed.max()), float(candidates[np.argmax(confirmed)]), gap)
+        worst = max(found.values())
+        results[path] = {
+            "max_ulp": worst[0],
+            "worst_input": worst[1],
+            "fuzz_max_ulp": found["fuzz"][0],
+            "fuzz_worst_input": found["fuzz"][1],
+            "above_half_ulp": int((errors > 0.5).sum()),
+            "dd_gap": max(found["fuzz"][2], found["hard"][2]),
+        }
+    seconds = round(time.perf_counter() - start, 1)
+    search = {"function": func_name, "dtype": dtype_name, "inputs": int(x.size), "fuzzed": n, "seed": seed}
+    return search | {"seconds": seconds, "paths": results}
+
+
 # ------------------------------------------------------------------------------------------------ measuring
 
 
@@ -468,11 +635,16 @@ def _jobs(points: int) -> list[tuple]:
     return sorted(jobs, key=lambda job: -job[3].size)
 
 
-def measure(points: int = 8000, workers: int | None = None) -> dict[str, Any]:
-    """Every (set, function, dtype, implementation) measured; the result is what accuracy.json holds."""
+def measure(points: int = 8000, workers: int | None = None, fuzz: int = 1 << 22, seed: int = 0) -> dict[str, Any]:
+    """Every (set, function, dtype, implementation) measured, and the worst-case search over ``fuzz`` inputs
+    per function and dtype (none if 0); the result is what accuracy.json holds."""
     start = time.perf_counter()
     with ProcessPoolExecutor(max_workers=workers or os.cpu_count()) as pool:
+        # The searches first: they are the longest jobs.
+        jobs = [(f, d, fuzz, seed) for f in SEARCHED for d in WIDE_DTYPES] if fuzz else []
+        searches = [pool.submit(worst_case_search, *job) for job in jobs]
         measured = list(pool.map(_measure, _jobs(points)))
+        worst = [search.result() for search in searches]
     table: dict[str, Any] = {"anchor": {}, "range": {}}
     for m in measured:
         for impl, entry in m["results"].items():
@@ -486,6 +658,7 @@ def measure(points: int = 8000, workers: int | None = None) -> dict[str, Any]:
         "reference": "mpmath, 200 bits (100 bits with proven rounding for the exhaustive float16/bfloat16 sets)",
         "seconds": round(time.perf_counter() - start, 1),
         "results": table,
+        "worst_case": {"fuzz": fuzz, "seed": seed, "known_worst": [-x for x in KNOWN_WORST], "results": worst},
     }
 
 
@@ -501,6 +674,13 @@ def contract_violations(report: dict[str, Any]) -> list[str]:
                     problems.append(f"{where}: {entry['max_ulp']:.3f} ULP > {bound:g} or not correctly rounded")
                 if func_name in NEVER_FLUSHED and entry["flushed_to_zero"]:
                     problems.append(f"{where}: {entry['flushed_to_zero']} results flushed to 0")
+    for search in report["worst_case"]["results"]:
+        for path, entry in search["paths"].items():
+            if entry["max_ulp"] > CONTRACT_ULP[search["function"]]:
+                problems.append(
+                    f"{search['function']} {search['dtype']} [{path}]: {entry['max_ulp']:.4f} ULP at "
+                    f"x = {entry['worst_input']!r} (worst-case search)"
+                )
     return problems
 
 
@@ -545,19 +725,50 @@ _NOTES = (
 )
 
 
+_WORST_TITLE = (
+    "Worst case of σ and σ' in float64 and float32: {fuzz:,} fixed-seed inputs per dtype plus the hard cases, "
+    "each screened with a double-double reference, the 16 largest errors of each path recomputed with mpmath"
+)
+_WORST_NOTE = (
+    "Inputs (`fuzz_inputs`, seed {seed}): ½ uniform from where σ rounds to 0 to where it rounds to 1, ¼ uniform "
+    "over [log(tiny) − 1, log(tiny) + 9] (σ just above the smallest normal number, −709.4 to −699.4 in float64, "
+    'where the largest errors are), ¼ N(0, 10); the hard cases include x = {known}. "> ½ ULP": inputs whose '
+    "result is not the nearest float (by the double-double estimate)."
+)
+
+
+def _tables(report: dict[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
+    """(title, columns, rows) of every table of the report."""
+    columns = ["function", "implementation", *DTYPES]
+    tables = [
+        (title.format(points=report["points"]), columns, _rows(report["results"][set_name]))
+        for set_name, title in _TITLES.items()
+    ]
+    worst = report["worst_case"]
+    if worst["results"]:
+        rows = []
+        for r in worst["results"]:
+            for path, e in r["paths"].items():
+                cells = [f"{e['max_ulp']:.4f} at x = {e['worst_input']!r}"]
+                cells += [f"{e['fuzz_max_ulp']:.4f} at x = {e['fuzz_worst_input']!r}", f"{e['above_half_ulp']:,}"]
+                rows.append([r["function"], r["dtype"], path, *cells, f"{r['inputs']:,}", str(r["seconds"])])
+        columns = ["function", "dtype", "path", "max ULP", "max ULP, fuzz alone", "> ½ ULP", "inputs", "seconds"]
+        tables.append((_WORST_TITLE.format(fuzz=worst["fuzz"]), columns, rows))
+    return tables
+
+
 def to_markdown(report: dict[str, Any]) -> str:
     lines = []
-    for set_name, title in _TITLES.items():
-        lines += [f"**{title.format(points=report['points'])}**", ""]
-        lines += ["| function | implementation | " + " | ".join(DTYPES) + " |", "|---|---|" + "---|" * len(DTYPES)]
-        lines += ["| " + " | ".join(row) + " |" for row in _rows(report["results"][set_name])]
-        lines.append("")
-    lines += [
-        _NOTES,
-        "",
+    for title, columns, rows in _tables(report):
+        lines += [f"**{title}**", "", "| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+        lines += ["| " + " | ".join(row) + " |" for row in rows] + [""]
+    worst = report["worst_case"]
+    known = ", ".join(repr(x) for x in worst["known_worst"])
+    lines += [_NOTES, "", _WORST_NOTE.format(seed=worst["seed"], known=known), ""] if worst["results"] else [_NOTES, ""]
+    lines.append(
         f"sigmoidlab's {report['kernel']} path, measured on {report['machine']} in {report['seconds']} s "
-        "(`python benchmarks/accuracy.py`).",
-    ]
+        "(`python benchmarks/accuracy.py`)."
+    )
     return "\n".join(lines) + "\n"
 
 
@@ -570,9 +781,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(__file__).parent / "results", help="output directory")
     parser.add_argument("--workers", type=int, default=None, help="processes (default: all cores)")
     parser.add_argument("--kernel", help="sigmoidlab's path: auto, scalar, avx2 or reference (default: as configured)")
+    parser.add_argument("--fuzz", type=int, default=1 << 22, help="worst-case search inputs per dtype (0: none)")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the worst-case search")
     args = parser.parse_args(argv)
     if args.points < 8:
         parser.error(f"--points must be at least 8, got {args.points}")
+    if args.fuzz != 0 and not 64 <= args.fuzz <= 1 << 26:  # 2^26 inputs hold ~2 GB per search
+        parser.error(f"--fuzz must be 0 or between 64 and {1 << 26:,}, got {args.fuzz}")
     if args.kernel:
         from sigmoidlab.functions import _ufuncs
 
@@ -581,13 +796,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         except (ValueError, RuntimeError) as exc:
             parser.error(f"--kernel {args.kernel}: {exc}")
 
-    report = measure(args.points, args.workers)
+    report = measure(args.points, args.workers, args.fuzz, args.seed)
     console = Console(width=max(150, shutil.get_terminal_size().columns))  # the tables are wide
-    for set_name, title in _TITLES.items():
-        table = Table(title=title.format(points=args.points), title_justify="left")
-        for column in ["function", "implementation", *DTYPES]:
-            table.add_column(column, justify="left" if column in ("function", "implementation") else "right")
-        for row in _rows(report["results"][set_name]):
+    for title, columns, rows in _tables(report):
+        table = Table(title=title, title_justify="left")
+        for column in columns:
+            table.add_column(column, justify="left" if column in ("function", "implementation", "path") else "right")
+        for row in rows:
             table.add_row(*row)
         console.print(table)
     console.print(_NOTES, f"sigmoidlab's path: {report['kernel']}.", style="dim")

@@ -23,6 +23,7 @@ from mpmath import mp
 
 import accuracy as acc
 import sigmoidlab as sl
+from sigmoidlab.functions import _ufuncs
 
 pytestmark = pytest.mark.usefixtures("strict_fp")
 
@@ -138,6 +139,73 @@ def test_correct_rounding_is_decided_even_next_to_a_midpoint():
     assert acc.correctly_rounded("sigmoid_second_grad", x[:1], BF16)[0] == -(2.0**-133)
     # σ(3·2^-10) = ½ + 1.5·2^-11 − x³/48: just below a float16 midpoint.
     assert acc.correctly_rounded("sigmoid", x[1:], np.float16)[0] == 0.5 + 2**-11
+
+
+@pytest.mark.parametrize("dtype", acc.WIDE_DTYPES)
+@pytest.mark.parametrize("name", acc.SEARCHED)
+def test_double_double_reference_agrees_with_mpmath(name, dtype):
+    """The worst-case search's cheap reference: within 2^-90 relative of mpmath, subnormal results included,
+    so its ULP errors match :func:`accuracy.ulp_error` to 1e-9 ULP."""
+    x = np.concatenate([acc.fuzz_inputs(acc.DTYPES[dtype], 600, seed=3), acc.hard_cases(name, acc.DTYPES[dtype])])
+    x = x[np.abs(x) < 1000]
+    k, v = acc.dd_reference(name, x.astype(np.float64))
+    exact = acc.reference_values(name, x)
+    with mp.workprec(300):
+        for xi, ki, hi, lo, e in zip(x, k, *v, exact, strict=True):
+            value = (mp.mpf(float(hi)) + mp.mpf(float(lo))) * mp.mpf(2) ** int(ki)
+            assert abs(value - e) <= abs(e) * mp.mpf(2) ** -90, f"{name}({xi!r})"
+    got = getattr(sl, name)(x)
+    np.testing.assert_allclose(acc.dd_ulp_error(got, k, v, got.dtype), acc.ulp_error(got, exact), rtol=0, atol=1e-9)
+
+
+def test_fuzz_inputs_are_reproducible_and_cover_the_tail_above_the_smallest_normal():
+    x = acc.fuzz_inputs(np.float64, 4000, seed=7)
+    assert np.array_equal(x, acc.fuzz_inputs(np.float64, 4000, seed=7)) and x.size == 4000
+    assert not np.array_equal(x, acc.fuzz_inputs(np.float64, 4000, seed=8))
+    tiny = math.log(np.finfo(np.float64).tiny)  # −708.4
+    assert ((x > tiny - 1) & (x < tiny + 9)).sum() >= 1000 and x.min() > -746
+
+
+@pytest.mark.parametrize("name", [*acc.SEARCHED, "log_sigmoid", "softplus"])
+def test_known_worst_cases_within_contract_on_every_path(name, on_every_path):
+    """σ(−707.445954356504) was 0.7503 ULP (a 16-million-point fuzz), −707.3618105 is 0.7605: where σ is just
+    above the smallest normal number, the kernel's exp(−|x|) loses its last bits; σ', log σ(+x) ≈ −e^(−x) and
+    softplus(−x) ≈ e^(−x) share it. Within 1 ULP on every path."""
+    x = np.array([-w for w in acc.KNOWN_WORST] + list(acc.KNOWN_WORST))
+    exact = acc.reference_values(name, x)
+    for path, got in on_every_path(lambda: getattr(sl, name)(x)).items():
+        errors = acc.ulp_error(got, exact)
+        assert errors.max() <= acc.CONTRACT_ULP[name] and errors.max() <= 1, f"[{path}] {errors} at {x}"
+
+
+def test_worst_case_search_reports_a_maximum_confirmed_by_mpmath():
+    result = acc.worst_case_search("sigmoid", "float64", n=2048, seed=1, top=4)
+    hard = acc.hard_cases("sigmoid", np.float64)
+    assert result["inputs"] == 2048 + int((np.abs(hard) < 1000).sum()) and result["fuzzed"] == 2048
+    known = np.array([-w for w in acc.KNOWN_WORST])
+    for path, entry in result["paths"].items():
+        previous = _ufuncs.set_kernel(path)
+        try:
+            at_worst = sl.sigmoid(np.array([entry["worst_input"], entry["fuzz_worst_input"]]))
+            at_known = sl.sigmoid(known)
+        finally:
+            _ufuncs.set_kernel(previous)
+        confirmed = acc.ulp_error(
+            at_worst, acc.reference_values("sigmoid", [entry["worst_input"], entry["fuzz_worst_input"]])
+        )
+        assert confirmed.tolist() == [entry["max_ulp"], entry["fuzz_max_ulp"]], path
+        # The hard cases are searched too: the maximum is at least the error at each known worst case.
+        assert entry["max_ulp"] >= acc.ulp_error(at_known, acc.reference_values("sigmoid", known)).max(), path
+        assert entry["max_ulp"] <= 1 and entry["dd_gap"] < 1e-9, path
+
+
+def test_torch_is_measured_in_the_dtype_of_the_input():
+    """The torch column once cast float64 input to float32 first (2.5e+11 ULP for log σ instead of ~1.3)."""
+    x = np.linspace(-40, 40, 1001)
+    for dtype, torch_dtype in ((np.float64, torch.float64), (np.float32, torch.float32)):
+        got = acc.implementations()["torch"]["sigmoid"](x.astype(dtype))
+        expected = torch.sigmoid(torch.tensor(x, dtype=torch_dtype)).numpy()
+        assert got.dtype == dtype and np.array_equal(got, expected)
 
 
 # ------------------------------------------------------------------------------------------ the contract

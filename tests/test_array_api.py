@@ -77,6 +77,37 @@ def test_torch_rejects_complex_and_out(name):
         f(torch.zeros(3), out=np.zeros(3))
 
 
+@pytest.mark.parametrize("name", [*UNARY, "sigmoid_and_grad"])
+def test_torch_keeps_the_array_api_path_dtype_and_device(name):
+    """A tensor is computed by torch (autograd flows), never converted to NumPy, though NumPy could convert it."""
+    for dtype in (torch.float64, torch.float32, torch.bfloat16):
+        x = torch.linspace(0.1, 0.9, 7, dtype=dtype, requires_grad=dtype == torch.float64)
+        results = getattr(sl, name)(x)
+        for result in results if isinstance(results, tuple) else (results,):
+            assert isinstance(result, torch.Tensor) and result.dtype == dtype and result.device == x.device
+            assert result.requires_grad == x.requires_grad
+
+
+@pytest.mark.parametrize("keywords", [{"where": True}, {"dtype": np.float32}, {"out": (None,)}], ids=str)
+def test_torch_rejects_ufunc_keywords_naming_them(keywords):
+    with pytest.raises(TypeError, match=rf"sigmoid\(\): {next(iter(keywords))}= is only supported for NumPy"):
+        sl.sigmoid(torch.zeros(3), **keywords)
+
+
+def test_torch_bce_pos_weight_one_and_python_scalars():
+    rng = np.random.default_rng(8)
+    z = torch.tensor(rng.normal(0, 5, 20), dtype=torch.float32)
+    t = torch.tensor(rng.uniform(0, 1, 20), dtype=torch.float32)
+    loss, grad = sl.binary_cross_entropy_with_logits(z, t, return_grad=True)
+    for pos_weight in (1.0, torch.ones(20, dtype=torch.float32)):
+        weighted = sl.binary_cross_entropy_with_logits(z, t, pos_weight=pos_weight, return_grad=True)
+        assert torch.equal(weighted[0], loss) and torch.equal(weighted[1], grad)
+    loss = sl.binary_cross_entropy_with_logits(z, 1.0, pos_weight=2.0)  # Python scalars: weak, as in torch
+    expected = F.binary_cross_entropy_with_logits(z, torch.ones_like(z), pos_weight=torch.tensor(2.0))
+    assert loss.dtype == torch.float32
+    torch.testing.assert_close(loss, expected)
+
+
 @pytest.mark.parametrize(
     ("name", "derivative"),
     [
@@ -181,3 +212,31 @@ def test_dask_bce_is_lazy_and_matches_numpy(reduction):
         else:  # Dask sums block by block, NumPy pairwise: the same sum up to its rounding
             np.testing.assert_allclose(computed_loss, expected_loss, rtol=1e-14)
             np.testing.assert_allclose(computed_grad, expected_grad, rtol=1e-15)
+
+
+@pytest.mark.parametrize("name", UNARY)
+def test_dask_ufunc_keywords_stay_lazy_and_compute_the_numpy_result(name):
+    f = getattr(sl, name)
+    x = _values(name)
+    where = np.arange(x.size) % 3 != 0
+    lazy, produced = _counting_dask(x, chunks=50)
+    narrow = f(lazy, dtype=np.float32)
+    out = da.full(x.shape, -7.0, chunks=50)
+    masked = f(lazy, where=da.from_array(where, chunks=50), out=out)
+    assert isinstance(narrow, da.Array) and isinstance(masked, da.Array) and produced == []
+    assert narrow.dtype == np.float32 and narrow.chunks == lazy.chunks
+    assert np.array_equal(narrow.compute(scheduler="synchronous"), f(x, dtype=np.float32), equal_nan=True)
+    expected = f(x, where=where, out=np.full(x.shape, -7.0))
+    assert np.array_equal(masked.compute(scheduler="synchronous"), expected, equal_nan=True)
+
+
+def test_dask_sigmoid_and_grad_and_bce_with_python_scalars():
+    x = np.linspace(-30, 30, 101, dtype=np.float32)
+    lazy, produced = _counting_dask(x, chunks=25)
+    y, g = sl.sigmoid_and_grad(lazy, dtype=np.float64)
+    loss, grad = sl.binary_cross_entropy_with_logits(lazy, 1.0, "none", 2.0, return_grad=True)
+    assert all(isinstance(a, da.Array) for a in (y, g, loss, grad)) and produced == []
+    assert np.array_equal(y.compute(), sl.sigmoid(x, dtype=np.float64)) and g.dtype == np.float64
+    expected = sl.binary_cross_entropy_with_logits(x, 1.0, "none", 2.0, return_grad=True)
+    assert loss.dtype == grad.dtype == np.float32  # the scalars stay weak, as for NumPy input
+    assert np.array_equal(loss.compute(), expected[0]) and np.array_equal(grad.compute(), expected[1])

@@ -12,6 +12,7 @@ import re
 import ml_dtypes
 import numpy as np
 import pytest
+import scipy.special as sc
 
 import accuracy as acc
 import sigmoidlab as sl
@@ -190,3 +191,313 @@ def test_bce_rejects_bad_arguments():
         sl.binary_cross_entropy_with_logits(np.zeros(3), np.zeros(4))
     with pytest.raises(TypeError, match=r"binary_cross_entropy_with_logits\(\).*complex128"):
         sl.binary_cross_entropy_with_logits(np.zeros(3, dtype=complex), np.zeros(3))
+
+
+BCE_Z = [-np.inf, -40.0, -3.0, -1e-8, 0.0, 2.0, 40.0, np.inf, np.nan]
+BCE_T = [0.0, 0.3, 0.5, 1.0, np.nan]
+
+
+@pytest.mark.parametrize("pos_weight", [None, 0.0, 1.0, 2.0])
+def test_bce_matches_torch_with_soft_targets_infinite_logits_and_nan(pos_weight):
+    """torch's F.binary_cross_entropy_with_logits elementwise, NaN propagation included (a NaN logit with
+    pos_weight = 0 and t = 1 gave 0). Where torch's loss is NaN only because it forms (1 − t)·z − … at an infinite
+    logit (inf − inf), ours is the limit, read off torch at z = ±1e6: inf where that is large, else its value."""
+    torch = pytest.importorskip("torch")
+    zz, tt = (a.ravel() for a in np.meshgrid(BCE_Z, BCE_T, indexing="ij"))
+    loss, grad = sl.binary_cross_entropy_with_logits(zz, tt, "none", pos_weight, return_grad=True)
+
+    def torch_bce(z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        zt = torch.tensor(z, requires_grad=True)
+        w = None if pos_weight is None else torch.tensor(pos_weight, dtype=torch.float64)
+        value = torch.nn.functional.binary_cross_entropy_with_logits(
+            zt, torch.tensor(tt), pos_weight=w, reduction="none"
+        )
+        (gradient,) = torch.autograd.grad(value.sum(), zt)
+        return value.detach().numpy(), gradient.numpy()
+
+    expected_loss, expected_grad = torch_bce(zz)
+    limit = torch_bce(np.where(np.isinf(zz), np.sign(zz) * 1e6, zz))[0]
+    limit = np.where(limit > 1e5, np.inf, limit)
+    torch_nan_at_infinity = np.isinf(zz) & np.isnan(expected_loss) & ~np.isnan(tt)
+    expected_loss = np.where(torch_nan_at_infinity, limit, expected_loss)
+    # torch's (1 − t)·z + softplus(−z) cancels when the loss is small against |z| (0 for e^-40 at z = −40).
+    np.testing.assert_allclose(loss, expected_loss, rtol=1e-14, atol=8 * np.finfo(float).eps * 41, equal_nan=True)
+    # The gradient (1 − t)·σ(z) − w·t·σ(−z) cancels by design near σ(z) = t: both round at the size of its terms.
+    np.testing.assert_allclose(grad, expected_grad, rtol=1e-14, atol=8 * np.finfo(float).eps, equal_nan=True)
+    assert np.isnan(loss[np.isnan(zz) | np.isnan(tt)]).all() and np.isnan(grad[np.isnan(zz) | np.isnan(tt)]).all()
+
+
+def test_bce_a_nan_logit_is_not_lost_in_the_mean():
+    for pos_weight in (None, 0.0, 1.0, 3.0):
+        loss, grad = sl.binary_cross_entropy_with_logits(
+            [np.nan, 0.0], [1.0, 1.0], pos_weight=pos_weight, return_grad=True
+        )
+        assert np.isnan(loss) and np.isnan(grad[0]), pos_weight
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("dtype", [np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16), BF16], ids=str)
+def test_bce_pos_weight_one_is_the_unweighted_loss_bit_for_bit(dtype, reduction):
+    rng = np.random.default_rng(11)
+    z = rng.normal(0, 6, (40, 3)).astype(dtype)
+    t = np.concatenate([rng.uniform(0, 1, (30, 3)), rng.integers(0, 2, (10, 3))]).astype(dtype)
+    loss, grad = sl.binary_cross_entropy_with_logits(z, t, reduction, return_grad=True)
+    for pos_weight in (1.0, 1, np.ones(3, dtype), np.ones((1, 1), dtype)):
+        weighted = sl.binary_cross_entropy_with_logits(z, t, reduction, pos_weight, return_grad=True)
+        assert _same(weighted[0], loss) and _same(weighted[1], grad), pos_weight
+
+
+def test_bce_python_scalars_are_weak_like_in_numpy():
+    z = np.array([0.5, -2.0], dtype=np.float32)
+    for t, pos_weight in ((1.0, 2.0), (np.ones(2, np.float32), 2), (1, None)):
+        assert np.result_type(z, t, pos_weight or 1) == np.float32  # NumPy's own rule
+        loss, grad = sl.binary_cross_entropy_with_logits(z, t, "none", pos_weight, return_grad=True)
+        assert loss.dtype == grad.dtype == np.float32
+
+
+# ------------------------------------------------------------------------------------------- the ufunc protocol
+# scipy.special.expit is a real ufunc: what it does with each keyword and array type is what NumPy users expect.
+# Each function must give the same structure (type, dtype, shape, layout, mask, index, the out it was given),
+# with the values of its own plain call; sigmoid, log_sigmoid and logit are also compared with scipy's values.
+# Except for where=: scipy 1.17's special functions write the wrong elements with it (expit([.1, .2, .3, .4],
+# where=[1, 0, 1, 1], out=...) leaves element 2 unwritten) and corrupt the heap, so np.exp is the anchor there.
+
+ANCHORS = {"sigmoid": sc.expit, "log_sigmoid": sc.log_expit, "logit": sc.logit}
+CASES = ["where", "out tuple", "dtype", "signature", "out of another dtype", "order", "broadcast into out", "integers"]
+PAIR = [*UNARY, "sigmoid_and_grad"]
+
+
+def _domain(name: str, shape=(2, 3)) -> np.ndarray:
+    """Finite values where scipy's functions raise no floating-point flag."""
+    n = int(np.prod(shape))
+    x = np.linspace(0.05, 0.95, n) if name in ("logit", "sigmoid_grad_from_output") else np.linspace(-30, 25, n)
+    return x.reshape(shape)
+
+
+def _case(case: str, name: str) -> tuple[np.ndarray, dict, object]:
+    """(input, keywords, expected values from the plain calls of f) for one keyword case; fresh arrays each time."""
+    x = _domain(name)
+    mask = np.array([[True, False, True], [False, True, True]])
+    if case == "where":
+        return x, {"where": mask, "out": np.full((2, 3), -7.0)}, lambda f: np.where(mask, f(x), -7.0)
+    if case == "out tuple":
+        return x, {"out": (np.full((2, 3), -7.0),)}, lambda f: f(x)
+    if case in ("dtype", "signature"):
+        keywords = {"dtype": np.float32} if case == "dtype" else {"signature": "f->f"}
+        return x, keywords, lambda f: f(x.astype(np.float32))  # the input is cast to the loop's dtype first
+    if case == "out of another dtype":
+        return x, {"out": np.zeros((2, 3), np.float32)}, lambda f: f(x).astype(np.float32)
+    if case == "order":
+        return x, {"order": "F"}, lambda f: f(x)
+    if case == "broadcast into out":
+        return x[0], {"out": np.zeros((2, 3))}, lambda f: np.broadcast_to(f(x[0]), (2, 3))
+    ints = np.array(
+        [[0, 1, 1], [1, 0, 0]] if name in ("logit", "sigmoid_grad_from_output") else [[0, 1, 2], [-3, 4, 5]]
+    )
+    return ints.astype(np.int8), {}, lambda f: f(ints.astype(np.float64))  # int8: float64, not NumPy's float16
+
+
+def _structure(got, anchor, keywords: dict) -> None:
+    assert type(got) is type(anchor) and got.dtype == anchor.dtype and got.shape == anchor.shape
+    assert got.flags.f_contiguous == anchor.flags.f_contiguous and got.flags.c_contiguous == anchor.flags.c_contiguous
+    if "out" in keywords:
+        out = keywords["out"]
+        assert got is (out[0] if isinstance(out, tuple) else out)
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("name", UNARY)
+def test_ufunc_keywords_behave_as_for_scipy_expit(name, case):
+    f = getattr(sl, name)
+    x, keywords, expected = _case(case, name)
+    got = f(x, **keywords)
+    anchor_x, anchor_keywords, _ = _case(case, name)
+    anchor = (np.exp if case == "where" else ANCHORS.get(name, sc.expit))(anchor_x, **anchor_keywords)
+    _structure(got, anchor, keywords)
+    assert _same(got, expected(f)), f"{name} {case}: {got} vs {expected(f)}"
+    if name in ANCHORS and case != "where":
+        np.testing.assert_allclose(got, anchor, rtol=4 * np.finfo(got.dtype).eps)
+
+
+@pytest.mark.parametrize("case", ["where", "out tuple", "dtype", "order"])
+def test_sigmoid_and_grad_takes_the_keywords_of_a_two_output_ufunc(case):
+    x, keywords, _ = _case(case, "sigmoid")
+    if "out" in keywords:
+        out = keywords["out"]
+        keywords["out"] = (out[0] if isinstance(out, tuple) else out, np.full((2, 3), -5.0))
+    y, g = sl.sigmoid_and_grad(x, **keywords)
+    split = [{**keywords, "out": o} for o in keywords["out"]] if "out" in keywords else [keywords, keywords]
+    expected_y, expected_g = sl.sigmoid(x, **split[0]), sl.sigmoid_grad(x, **split[1])
+    assert _same(y, expected_y) and _same(g, expected_g)
+    if "out" in keywords:
+        assert y is keywords["out"][0] and g is keywords["out"][1]
+
+
+def test_longdouble_takes_the_keywords_too():
+    x = _domain("sigmoid").astype(np.longdouble)
+    mask = np.array([[True, False, True], [False, True, True]])
+    out = np.full((2, 3), -7.0, dtype=np.longdouble)
+    assert sl.sigmoid(x, where=mask, out=out) is out
+    assert _same(out, np.where(mask, sl.sigmoid(x), -7.0).astype(np.longdouble))
+    wide = sl.sigmoid(x.astype(np.float64), dtype=np.longdouble)
+    assert wide.dtype == np.longdouble and _same(wide, sl.sigmoid(x))
+
+
+@pytest.mark.parametrize(
+    "keywords",
+    [{"dtype": np.float32, "casting": "no"}, {"out": np.zeros(6, np.int64)}, {"dtype": np.int64}, {"bogus": 1}],
+    ids=["casting", "out dtype", "no loop", "unknown keyword"],
+)
+@pytest.mark.parametrize("name", UNARY)
+def test_bad_keywords_raise_a_type_error_naming_the_function_as_scipy_does(name, keywords):
+    x = _domain(name, (6,))
+    with pytest.raises(TypeError):
+        sc.expit(x, **keywords)
+    with pytest.raises(TypeError, match=rf"\b{name}\b"):
+        getattr(sl, name)(x, **keywords)
+
+
+def _outputs(result) -> tuple:
+    return result if isinstance(result, tuple) else (result,)
+
+
+def _close(name: str, got: np.ndarray, plain: np.ndarray) -> None:
+    """Bitwise, except y·(1 − y) through an override's own multiply, which rounds twice (≤ 1 ULP)."""
+    if name == "sigmoid_grad_from_output":
+        np.testing.assert_array_max_ulp(got, plain, maxulp=1)
+    else:
+        assert _same(got, plain)
+
+
+@pytest.mark.parametrize("name", PAIR)
+def test_masked_arrays_keep_their_mask(name):
+    f, data = getattr(sl, name), _domain(name)
+    mask = np.array([[False, True, False], [True, False, False]])
+    anchor = sc.expit(np.ma.array(data, mask=mask))
+    for got, plain in zip(_outputs(f(np.ma.array(data, mask=mask))), _outputs(f(data)), strict=True):
+        assert type(got) is type(anchor) and np.array_equal(np.ma.getmaskarray(got), np.ma.getmaskarray(anchor))
+        _close(name, got.data[~mask], plain[~mask])
+    integers = f(np.ma.array([[0, 1], [1, 0]], mask=[[1, 0], [0, 0]]))  # integers compute in float64 here too
+    assert all(o.dtype == np.float64 and o.mask.tolist() == [[True, False], [False, False]] for o in _outputs(integers))
+
+
+@pytest.mark.parametrize("name", PAIR)
+def test_pandas_series_and_frames_keep_their_index(name):
+    pd = pytest.importorskip("pandas")
+    f, data = getattr(sl, name), _domain(name)
+    series = pd.Series(data.ravel(), index=list("abcdef"), name="z")
+    frame = pd.DataFrame(data, index=["r", "s"], columns=["p", "q", "u"])
+    for value, plain in ((series, data.ravel()), (frame, data)):
+        anchor = sc.expit(value)
+        for got, expected in zip(_outputs(f(value)), _outputs(f(plain)), strict=True):
+            assert type(got) is type(anchor) and got.index.equals(anchor.index) and got.shape == anchor.shape
+            assert getattr(got, "name", None) == getattr(anchor, "name", None)
+            assert list(getattr(got, "columns", [])) == list(getattr(anchor, "columns", []))
+            _close(name, got.to_numpy(), expected)
+    assert all(o.dtype == np.float64 for o in _outputs(f(pd.Series([0, 1], dtype=np.int8))))
+
+
+@pytest.mark.parametrize("name", PAIR)
+def test_xarray_keeps_its_coordinates(name):
+    xr = pytest.importorskip("xarray")
+    f, data = getattr(sl, name), _domain(name)
+    array = xr.DataArray(data, coords={"row": [10, 20], "col": [1, 2, 3]}, dims=("row", "col"))
+    for got, plain in zip(_outputs(f(array)), _outputs(f(data)), strict=True):
+        assert type(got) is xr.DataArray and got.dims == array.dims and got.coords.equals(array.coords)
+        _close(name, got.to_numpy(), plain)
+
+
+class _Duck:
+    """Answers every ufunc with what NumPy handed its __array_ufunc__."""
+
+    def __array_ufunc__(self, ufunc, method, *inputs, **kwargs):
+        return ufunc, method, inputs, kwargs
+
+
+@pytest.mark.parametrize("name", PAIR)
+def test_array_ufunc_overrides_are_handed_the_raw_ufunc_and_every_keyword(name):
+    duck, outs = _Duck(), (np.empty(3),) if name != "sigmoid_and_grad" else (np.empty(3), np.empty(3))
+    out = outs if name == "sigmoid_and_grad" else outs[0]  # an array is passed on as a 1-tuple, as by NumPy
+    ufunc, method, inputs, kwargs = getattr(sl, name)(duck, where=[True, False, True], casting="unsafe", out=out)
+    anchor = sc.expit(duck, where=[True, False, True], casting="unsafe", out=outs[0])  # handed over, not computed
+    if name == "sigmoid_grad_from_output":  # no kernel: y·(1 − y) through the duck's own ufuncs
+        assert ufunc is np.multiply and inputs[0] is duck and inputs[1][0] is np.subtract
+    else:
+        assert ufunc is getattr(sl.ufuncs, name) and inputs == (duck,)
+    assert method == anchor[1] == "__call__"
+    assert kwargs["where"] == [True, False, True] and kwargs["casting"] == "unsafe"
+    assert kwargs["out"] == outs and anchor[3]["out"] == outs[:1]
+
+
+class _Tagged(np.ndarray):
+    """An ndarray subclass without an __array_ufunc__ of its own."""
+
+
+@pytest.mark.parametrize("name", PAIR)
+def test_ndarray_subclasses_keep_their_class_unless_subok_is_false(name):
+    f, data = getattr(sl, name), _domain(name)
+    assert (
+        type(sc.expit(data.view(_Tagged))) is _Tagged and type(sc.expit(data.view(_Tagged), subok=False)) is np.ndarray
+    )
+    for got, plain in zip(_outputs(f(data.view(_Tagged))), _outputs(f(data)), strict=True):
+        assert type(got) is _Tagged
+        _close(name, got.view(np.ndarray), plain)
+    assert all(type(o) is np.ndarray for o in _outputs(f(data.view(_Tagged), subok=False)))
+
+
+@pytest.mark.parametrize("name", PAIR)
+def test_opting_out_of_ufuncs_is_respected(name):
+    class NoUfuncs:
+        __array_ufunc__ = None
+
+    with pytest.raises(TypeError):
+        sc.expit(NoUfuncs())
+    with pytest.raises(TypeError, match="does not support ufuncs"):
+        getattr(sl, name)(NoUfuncs())
+
+
+def test_the_raw_ufuncs_are_public():
+    from sigmoidlab.functions import _ufuncs, ufuncs
+
+    assert sl.ufuncs is ufuncs
+    for name in ["sigmoid", "sigmoid_grad", "sigmoid_second_grad", "log_sigmoid", "softplus", "logit"]:
+        ufunc = getattr(ufuncs, name)
+        assert isinstance(ufunc, np.ufunc) and ufunc.__name__ == name and (ufunc.nin, ufunc.nout) == (1, 1)
+        assert {"e->e", "f->f", "d->d"} <= set(ufunc.types)
+        x = _domain(name)
+        if _ufuncs.get_kernel() != "reference":  # the public functions call them on the compiled paths
+            assert _same(ufunc(x), getattr(sl, name)(x))
+        assert ufunc(np.int8(1)).dtype == np.float16  # NumPy's own loop choice, where sl.* gives float64
+    assert (ufuncs.sigmoid_and_grad.nin, ufuncs.sigmoid_and_grad.nout) == (1, 2)
+    assert (ufuncs.bce_with_logits.nin, ufuncs.bce_with_logits.nout) == (2, 2)
+    x = np.zeros(4)
+    ufuncs.sigmoid.at(x, [0, 2])  # every ufunc method works
+    assert x.tolist() == [0.5, 0.0, 0.5, 0.0]
+
+
+def test_without_the_extension_keywords_still_work_and_overrides_say_what_is_missing(monkeypatch):
+    import importlib
+    import sys
+    import warnings
+
+    import sigmoidlab._kernels
+    from sigmoidlab.functions import _ufuncs
+
+    x, mask = np.array([1.0, 2.0, 3.0]), [True, False, True]
+    expected = sl.sigmoid(x, where=mask, out=np.full(3, -7.0))
+    monkeypatch.setitem(sys.modules, "sigmoidlab._kernels._ufuncs", None)  # makes the import fail
+    monkeypatch.delattr(sigmoidlab._kernels, "_ufuncs")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the one "kernels unavailable" warning
+            importlib.reload(_ufuncs)
+        assert not _ufuncs.AVAILABLE
+        assert _same(sl.sigmoid(x, where=mask, out=np.full(3, -7.0)), expected)  # the reference path
+        assert sl.sigmoid_and_grad(x, dtype=np.float32)[1].dtype == np.float32
+        assert _same(sl.sigmoid_grad_from_output(np.ma.array([0.5, 0.2], mask=[0, 1])).data[:1], np.array([0.25]))
+        with pytest.raises(TypeError, match=r"sigmoid\(\) on numpy.ma.MaskedArray needs sigmoidlab's compiled kernels"):
+            sl.sigmoid(np.ma.array(x, mask=[0, 1, 0]))
+    finally:
+        monkeypatch.undo()
+        importlib.reload(_ufuncs)
+    assert _ufuncs.AVAILABLE

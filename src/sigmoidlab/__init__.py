@@ -4,6 +4,9 @@ vanishing-gradient problem, measured and shown.
 >>> import sigmoidlab as sl
 >>> float(sl.sigmoid(2.0)), float(sl.sigmoid_grad(2.0))
 (0.8807970779778824, 0.10499358540350652)
+
+The functions behave as NumPy ufuncs (every ufunc keyword, ``__array_ufunc__`` overrides); the raw ``np.ufunc``
+objects behind them are ``sigmoidlab.ufuncs`` (:mod:`sigmoidlab.functions.ufuncs`).
 """
 
 from .functions import (
@@ -17,6 +20,7 @@ from .functions import (
     sigmoid_grad_from_output,
     sigmoid_second_grad,
     softplus,
+    ufuncs,
 )
 
 __version__ = "0.1.0"
@@ -33,4 +37,5 @@ __all__ = [
     "sigmoid_grad_from_output",
     "sigmoid_second_grad",
     "softplus",
+    "ufuncs",
 ]

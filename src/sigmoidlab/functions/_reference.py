@@ -124,8 +124,9 @@ def bce_with_logits(z, t, pos_weight=None, xp=np):
     """Elementwise loss and dL/dz for BCE with logits, from one exponential.
 
     loss = w·t·softplus(−z) + (1 − t)·softplus(z),   dL/dz = (1 − t)·σ(z) − w·t·σ(−z)
-    (w = pos_weight, 1 by default, where dL/dz = σ(z) − t). Each term is dropped where its target weight
-    is zero, so z = ±inf with the matching hard target gives loss 0 instead of 0·inf = NaN.
+    (w = pos_weight, 1 by default, where dL/dz = σ(z) − t). Each term is dropped where its weight is zero,
+    so z = ±inf with the matching hard target gives loss 0 instead of 0·inf = NaN, but never where the term
+    itself is NaN: a NaN logit gives NaN, whatever the weights (pos_weight = 0 with t = 1 included).
     """
     e = _exp_neg_abs(z, xp)
     log1p_e = xp.log1p(e)
@@ -136,6 +137,11 @@ def bce_with_logits(z, t, pos_weight=None, xp=np):
     w_pos = t if pos_weight is None else pos_weight * t
     w_neg = 1 - t
     zero = xp.zeros_like(softplus_pos)
-    loss = xp.where(w_pos != 0, w_pos * softplus_neg, zero) + xp.where(w_neg != 0, w_neg * softplus_pos, zero)
-    grad = xp.where(w_neg != 0, w_neg * sigma_pos, zero) - xp.where(w_pos != 0, w_pos * sigma_neg, zero)
+    nan = xp.isnan(z)  # the terms are NaN only where z is (a NaN t or w makes the weight NaN, hence kept)
+
+    def term(w, v):  # w·v, or 0 where w = 0 and z is not NaN
+        return xp.where((w != 0) | nan, w * v, zero)
+
+    loss = term(w_pos, softplus_neg) + term(w_neg, softplus_pos)
+    grad = term(w_neg, sigma_pos) - term(w_pos, sigma_neg)
     return loss, grad
