@@ -3,7 +3,7 @@
 - NumPy input (arrays, NumPy and Python scalars, lists) goes to the compiled ufunc with every keyword passed
   through (``out``, ``where``, ``dtype``, ``casting``, ``order``, ``subok``, ``signature``); integers and bools
   compute in float64 unless a loop is named. Without a kernel for the loop dtype (``set_kernel("reference")``,
-  no extension, longdouble, ``sigmoid_grad_from_output``) the exact reference path computes the values and
+  no extension, longdouble) the exact reference path computes the values and
   ``np.positive`` with the same keywords places them, so ``where``, ``out``, ``casting`` and ``order`` mean
   exactly what they mean for a ufunc.
 - ``__array_ufunc__`` overrides (ndarray subclasses such as masked arrays, pandas, xarray) are handed the raw
@@ -182,10 +182,6 @@ def override_call(name: str, args: tuple, out: Any, kwargs: dict) -> Any:
         kwargs = {**kwargs, "dtype": np.float64}  # integers compute in float64, as for NumPy input
     if out is not None:
         kwargs = {**kwargs, "out": out}
-    if name == "sigmoid_grad_from_output":  # no kernel: the same y·(1 − y), through the override's own ufuncs
-        (y,) = args
-        dtype = {"dtype": kwargs["dtype"]} if "dtype" in kwargs else {}
-        return np.multiply(y, np.subtract(1, y, **dtype), **kwargs)
     ufunc = getattr(_k, name)
     if ufunc is None:
         types = ", ".join(sorted({f"{type(a).__module__}.{type(a).__qualname__}" for a in args}))

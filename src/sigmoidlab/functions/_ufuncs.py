@@ -1,6 +1,7 @@
 """Loader of the compiled ufuncs (``sigmoidlab._kernels._ufuncs``) with a graceful fallback.
 
-When the extension imports, the module attributes ``sigmoid``, ``sigmoid_grad``, ``sigmoid_second_grad``,
+When the extension imports, the module attributes ``sigmoid``, ``sigmoid_grad``, ``sigmoid_grad_from_output``
+(y·(1−y), correctly rounded), ``sigmoid_second_grad``,
 ``log_sigmoid``, ``softplus``, ``logit``, ``sigmoid_and_grad`` (1 in, 2 out) and ``bce_with_logits``
 (2 in: logits z, targets t; 2 out: elementwise loss, dL/dz = σ(z) − t) are real NumPy ufuncs with loops for
 float16, float32, float64 and, registered here at import, ml_dtypes' bfloat16 (a C loop that widens to
@@ -10,7 +11,7 @@ float64 and rounds once, correctly). When it does not (not built, foreign platfo
 Kernel paths: ``SIGMOIDLAB_KERNEL=auto|scalar|avx2`` picks one at import (``reference`` keeps the extension
 loaded but makes the public functions use the NumPy reference path); :func:`set_kernel` switches at run
 time (the tests use it to run the accuracy suite on every path the CPU supports). ``SIGMOIDLAB_NUM_THREADS``
-caps the threads used for large arrays (default: all online cores).
+caps the threads of the persistent pool used for large arrays (default: the CPUs this process may use).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "sigmoid",
     "sigmoid_and_grad",
     "sigmoid_grad",
+    "sigmoid_grad_from_output",
     "sigmoid_second_grad",
     "softplus",
     "use_kernels",
@@ -40,6 +42,7 @@ __all__ = [
 _NAMES = (
     "sigmoid",
     "sigmoid_grad",
+    "sigmoid_grad_from_output",
     "sigmoid_second_grad",
     "log_sigmoid",
     "softplus",
@@ -50,6 +53,7 @@ _NAMES = (
 
 sigmoid: Any = None
 sigmoid_grad: Any = None
+sigmoid_grad_from_output: Any = None
 sigmoid_second_grad: Any = None
 log_sigmoid: Any = None
 softplus: Any = None
@@ -126,8 +130,10 @@ def available_kernels() -> tuple[str, ...]:
 
 
 def cpu_features() -> dict[str, bool]:
-    """CPUID flags relevant to the kernels: avx2, fma, avx512f."""
-    return dict(_ext.cpu_features()) if _ext is not None else {"avx2": False, "fma": False, "avx512f": False}
+    """CPUID flags relevant to the kernels: avx2, fma, avx512f/bw/dq/vl."""
+    if _ext is not None:
+        return dict(_ext.cpu_features())
+    return dict.fromkeys(("avx2", "fma", "avx512f", "avx512bw", "avx512dq", "avx512vl"), False)
 
 
 def set_num_threads(n: int) -> int:
