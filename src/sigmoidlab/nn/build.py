@@ -8,7 +8,9 @@ from typing import Any
 import numpy as np
 
 from . import init as _init
-from .layers import ACTIVATIONS, BatchNorm1d, Dense, Layer, Sequential, _float_dtype
+from .layers import BatchNorm1d, Dense, Layer, _float_dtype
+from .registry import ACTIVATIONS
+from .sequential import Sequential
 
 
 def mlp(
@@ -29,12 +31,12 @@ def mlp(
     hidden : sequence of int
         Units per hidden layer (empty for logistic regression: a single Dense(n_inputs → 1)).
     activation : str or sequence of str
-        One of "sigmoid" (alias "logistic"), "tanh", "relu", "leaky_relu", "identity", for all hidden layers or
-        one per layer.
+        A name in :data:`~sigmoidlab.nn.ACTIVATIONS`: "sigmoid" (alias "logistic"), "tanh", "relu",
+        "leaky_relu", "identity" (alias "linear"), for all hidden layers or one per layer.
     batchnorm : bool
         Insert ``BatchNorm1d`` between each hidden Dense and its activation.
     init : str or callable
-        Weight initialiser name (see :mod:`sigmoidlab.nn.init`), ``"normal(STD)"``, or a callable.
+        Weight initialiser name or alias (:data:`~sigmoidlab.nn.INITIALIZERS`), ``"normal(STD)"``, or a callable.
     dtype : float32 or float64
         Dtype of every parameter and computation.
     seed : int, Generator or None
@@ -55,7 +57,7 @@ def mlp(
         raise ValueError(f"mlp(): {len(activations)} activations given for {len(hidden)} hidden layers")
     for a in activations:
         if a not in ACTIVATIONS:
-            raise ValueError(f"mlp(): unknown activation {a!r}; expected one of {sorted(ACTIVATIONS)}")
+            raise ValueError(f"mlp(): {ACTIVATIONS.unknown(a)}")
     _init.get(init)  # validate before building
     dtype = _float_dtype(dtype)
     rng = np.random.default_rng(seed)

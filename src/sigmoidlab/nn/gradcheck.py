@@ -7,14 +7,14 @@ from typing import Any
 import numpy as np
 
 from .layers import Layer
-from .losses import BCEWithLogits
+from .losses import BCEWithLogits, Loss
 
 
 def gradcheck(
     model_or_layer: Layer,
     x: Any,
     y: Any = None,
-    loss: Any = None,
+    loss: Loss | None = None,
     eps: float = 1e-6,
 ) -> dict[str, float]:
     r"""Max relative error of every parameter gradient, and of the input gradient, vs central differences.

@@ -14,6 +14,8 @@ name               distribution                                 reference
 ``normal(std)``    N(0, std²)                                   a fixed scale, for experiments
 =================  ==========================================  ==========================================
 
+Aliases (:data:`sigmoidlab.nn.INITIALIZERS`): ``glorot`` = ``glorot_uniform``, ``he`` = ``he_normal``.
+
 The "standard" init keeps Var(W) = 1/(3·n_in), so a unit's pre-activation variance shrinks by a factor of 3 per
 layer for unit-variance inputs; Glorot & Bengio showed that with sigmoids this drives the top hidden layer
 into saturation early in training.
@@ -79,6 +81,7 @@ def normal(std: float = 0.01) -> Initializer:
     return init
 
 
+#: The initialisers by canonical name; :data:`sigmoidlab.nn.INITIALIZERS` adds the aliases ("glorot", "he").
 INITIALIZERS: dict[str, Initializer] = {
     "standard": standard,
     "glorot_uniform": glorot_uniform,
@@ -90,15 +93,31 @@ INITIALIZERS: dict[str, Initializer] = {
 
 
 def get(init: str | Initializer) -> Initializer:
-    """Look up an initialiser by name (also ``"normal(0.1)"``), or pass a callable through."""
+    """Look up an initialiser by name or alias (also ``"normal(0.1)"``), or pass a callable through.
+
+    >>> get("he").__name__, get("normal(0.5)").__name__
+    ('he_normal', 'normal(0.5)')
+    """
+    from .registry import INITIALIZERS as registry  # the registry imports this module: look it up when called
+
     if callable(init):
         return init
     if isinstance(init, str):
-        if init in INITIALIZERS:
-            return INITIALIZERS[init]
+        if init in registry:
+            return registry.get(init)
         if init.startswith("normal(") and init.endswith(")"):
             try:
                 return normal(float(init[7:-1]))
             except ValueError:
                 pass
-    raise ValueError(f"unknown init {init!r}: expected one of {sorted(INITIALIZERS)}, 'normal(STD)' or a callable")
+    raise ValueError(f"{registry.unknown(init)}; or 'normal(STD)', or a callable")
+
+
+def name_of(init: str | Initializer) -> str:
+    """What a model records as its init: the canonical name of a registered spelling ("he" → "he_normal"), any
+    other string as given ("normal(0.5)"), a callable's ``__name__`` ("custom" without one)."""
+    from .registry import INITIALIZERS as registry
+
+    if isinstance(init, str):
+        return registry.canonical(init) if init in registry else init
+    return getattr(init, "__name__", "custom")

@@ -1,8 +1,18 @@
-r"""Losses on logits: ``forward(logits, y) -> float`` (the mean over samples), ``backward() -> ∂L/∂logits``."""
+r"""Losses on logits, with one contract (:class:`Loss`): ``forward(logits, y) -> float`` is the mean over samples
+and keeps ∂L/∂logits, which ``backward()`` returns.
+
+>>> import numpy as np
+>>> from sigmoidlab import nn
+>>> loss = nn.BCEWithLogits()
+>>> round(loss.forward(np.array([[0.0], [0.0]]), [0, 1]), 6)  # log 2
+0.693147
+>>> loss.backward().ravel().tolist()  # (σ(z) − t)/n
+[0.25, -0.25]
+"""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -19,16 +29,52 @@ def _targets(logits: np.ndarray, y: Any, who: str) -> np.ndarray:
     return y.reshape(logits.shape)
 
 
-class BCEWithLogits:
+class Loss:
+    r"""Base class of the losses: L(z, t) averaged over every element, on logits z (the model's raw output).
+
+    ``forward(logits, y)`` returns L as a Python float and keeps ∂L/∂logits (same shape and dtype as the
+    logits) as the loss's one piece of state; ``backward()`` returns that array. So a loss object holds the
+    gradient of its *last* forward: to score a model without disturbing a training step in progress, use a
+    second instance. ``name`` is the registry name (:data:`sigmoidlab.nn.LOSSES`).
+    """
+
+    name: ClassVar[str] = ""
+    _grad: np.ndarray | None = None
+
+    def forward(self, logits: np.ndarray, y: Any) -> float:
+        """The mean loss of ``logits`` (n, 1) against targets ``y`` (n,) or (n, 1); keeps ∂L/∂logits."""
+        raise NotImplementedError(f"{type(self).__name__} defines no forward")
+
+    def backward(self) -> np.ndarray:
+        """∂L/∂logits from the last :meth:`forward` (the array itself: backward passes may scale it in place)."""
+        if self._grad is None:
+            raise RuntimeError(f"{type(self).__name__}.backward() called before forward()")
+        return self._grad
+
+    def __call__(self, logits: np.ndarray, y: Any) -> float:
+        return self.forward(logits, y)
+
+    def config(self) -> dict[str, Any]:
+        """The constructor arguments that rebuild this loss."""
+        return {}
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class BCEWithLogits(Loss):
     r"""Binary cross-entropy on logits z, fused with the sigmoid:
 
     L = mean[w·t·softplus(−z) + (1 − t)·softplus(z)],   ∂L/∂z = ((1 − t)·σ(z) − w·t·σ(−z)) / n
 
     (w = ``pos_weight``, 1 by default, where ∂L/∂z = (σ(z) − t)/n). Both come from one e^(−|z|) through the
     function family's compiled ``bce_with_logits`` ufunc when it is built (w = 1), else its NumPy formula
-    evaluated in the logits' dtype: no
-    exponential overflows, a confident right answer costs 0 and a confident wrong one a large finite value.
+    evaluated in the logits' dtype: no exponential overflows, a confident right answer costs 0 and a confident
+    wrong one a large finite value.
     """
+
+    name = "bce"
 
     def __init__(self, pos_weight: float | None = None) -> None:
         if pos_weight is not None and not (np.isfinite(pos_weight) and pos_weight > 0):
@@ -49,19 +95,18 @@ class BCEWithLogits:
         self._grad = grad
         return float(loss.mean())
 
-    def backward(self) -> np.ndarray:
-        return self._grad
-
-    def __repr__(self) -> str:
-        return f"BCEWithLogits(pos_weight={self.pos_weight})"
+    def config(self) -> dict[str, Any]:
+        return {"pos_weight": self.pos_weight}
 
 
-class MSE:
+class MSE(Loss):
     r"""Mean squared error between σ(z) and the targets: L = mean[(σ(z) − t)²], ∂L/∂z = 2(σ − t)·σ(1 − σ)/n.
 
     The loss of early neural-network papers, here for comparison: its gradient carries σ'(z) and vanishes
     when the output unit saturates, even when the answer is wrong; BCE's does not.
     """
+
+    name = "mse"
 
     def forward(self, logits: np.ndarray, y: Any) -> float:
         t = _targets(logits, y, "MSE")
@@ -69,9 +114,3 @@ class MSE:
         diff = p - t
         self._grad = diff * _ref.sigmoid_grad_from_output(p) * logits.dtype.type(2 / logits.size)
         return float(np.mean(diff * diff))
-
-    def backward(self) -> np.ndarray:
-        return self._grad
-
-    def __repr__(self) -> str:
-        return "MSE()"

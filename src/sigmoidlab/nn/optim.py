@@ -3,6 +3,24 @@ r"""Optimisers, with PyTorch's update rules (``torch.optim``), over a flat buffe
 Each optimiser packs its parameters into one contiguous buffer (:func:`~sigmoidlab.nn.parameter.pack`), so a
 step is a dozen NumPy calls whatever the number of layers. ``step()`` reads ``Parameter.grad`` as left by the
 last backward.
+
+Penalties: every optimiser takes ``weight_decay`` = λ₂ and ``l1`` = λ₁, applied to every parameter or only to
+those listed in ``decay`` (the weight matrices, say, and not the biases), which minimises the penalised objective
+
+    J(θ) = L(θ) + (λ₂/2)·Σ θ² + λ₁·Σ |θ|      (sums over the penalised parameters)
+
+by folding ∂J/∂θ = ∇L + λ₂·θ + λ₁·sign(θ) into the gradient before the update, as ``torch.optim`` does for
+``weight_decay`` (the L2 penalty, not AdamW's decoupled decay). sign(0) = 0: a weight at exactly zero feels no
+L1 pull. This is the plain subgradient, so L1 weights hover around zero rather than land on it (TensorFlow
+Playground also sets to 0 a weight that its separate penalty step carries across zero; not done here).
+
+>>> import numpy as np
+>>> from sigmoidlab import nn
+>>> p = nn.Parameter(np.array([2.0, -3.0, 0.0]))
+>>> opt = nn.SGD([p], lr=0.1, weight_decay=0.5, l1=1.0)
+>>> opt.step()  # ∇L = 0: θ − 0.1·(0.5·θ + sign θ)
+>>> p.value.tolist()
+[1.8, -2.75, 0.0]
 """
 
 from __future__ import annotations
@@ -16,7 +34,11 @@ from .parameter import Parameter, pack
 
 
 class Optimizer:
-    """Base class: holds the parameters, their flat ``values``/``grads`` buffers and the step count ``t``."""
+    """Base class: holds the parameters, their flat ``values``/``grads`` buffers and the step count ``t``.
+
+    Subclasses implement ``step()`` on :meth:`_penalised_grad` (∇L plus the penalties' gradient) and keep
+    their state in arrays shaped like ``values``.
+    """
 
     def __init__(
         self,
@@ -24,32 +46,45 @@ class Optimizer:
         lr: float,
         weight_decay: float = 0.0,
         decay: Iterable[Parameter] | None = None,
+        l1: float = 0.0,
     ) -> None:
         self.params = list(params)
-        _check(type(self).__name__, lr=lr, weight_decay=weight_decay)
+        who = type(self).__name__
+        _check(who, lr=lr, weight_decay=weight_decay, l1=l1)
         if lr <= 0:
-            raise ValueError(f"{type(self).__name__}(): lr must be > 0, got {lr}")
-        self.lr, self.weight_decay = float(lr), float(weight_decay)
-        self.values, self.grads = pack(self.params)
-        # weight_decay applies to every parameter, as in torch.optim, or only to those in ``decay`` (an L2
-        # penalty on the weights but not on biases and batch-norm parameters): then it is a per-element scale.
-        if decay is None:
-            self._decay: float | np.ndarray = self.weight_decay
-        else:
-            chosen = {id(p) for p in decay}
-            self._decay = np.concatenate(
-                [np.full(p.value.size, self.weight_decay * (id(p) in chosen), self.values.dtype) for p in self.params]
-            )
+            raise ValueError(f"{who}(): lr must be > 0, got {lr}")
+        self.lr, self.weight_decay, self.l1 = float(lr), float(weight_decay), float(l1)
+        self.values, self.grads = pack(self.params, who=f"{who}()")
+        # The penalties apply to every parameter, as in torch.optim, or only to those in ``decay`` (the weights
+        # but not the biases and batch-norm parameters): then each strength is a per-element scale.
+        chosen = None if decay is None else {id(p) for p in decay}
+        self._decay = self._strength(self.weight_decay, chosen)
+        self._l1 = self._strength(self.l1, chosen)
         self._tmp = np.empty_like(self.values)
         self._g = np.empty_like(self.values)
         self.t = 0
 
-    def _decayed_grad(self) -> np.ndarray:
-        """g + weight_decay·p (L2 penalty folded into the gradient, as torch.optim does), into a scratch buffer."""
-        if self.weight_decay == 0:
+    def _strength(self, strength: float, chosen: set[int] | None) -> float | np.ndarray:
+        if chosen is None:
+            return strength
+        return np.concatenate(
+            [np.full(p.value.size, strength * (id(p) in chosen), self.values.dtype) for p in self.params]
+        )
+
+    def _penalised_grad(self) -> np.ndarray:
+        """∇L + λ₂·θ + λ₁·sign(θ) into a scratch buffer (``grads`` itself without penalties). Uses ``_tmp``."""
+        if self.weight_decay == 0 and self.l1 == 0:
             return self.grads
-        g = np.multiply(self.values, self._decay, out=self._g)
-        g += self.grads
+        g = self._g
+        if self.weight_decay:
+            np.multiply(self.values, self._decay, out=g)
+            g += self.grads
+        else:
+            np.copyto(g, self.grads)
+        if self.l1:
+            pull = np.sign(self.values, out=self._tmp)
+            pull *= self._l1
+            g += pull
         return g
 
     def __repr__(self) -> str:
@@ -66,7 +101,7 @@ def _check(who: str, **values: float) -> None:
 class SGD(Optimizer):
     r"""Stochastic gradient descent with optional momentum, Nesterov momentum and weight decay.
 
-    g ← ∇ + λ·p;  v ← μ·v + g;  p ← p − lr·(g + μ·v if Nesterov else v)   (v = g when μ = 0)
+    g ← ∇ + λ₂·p + λ₁·sign(p);  v ← μ·v + g;  p ← p − lr·(g + μ·v if Nesterov else v)   (v = g when μ = 0)
     """
 
     def __init__(
@@ -77,8 +112,9 @@ class SGD(Optimizer):
         nesterov: bool = False,
         weight_decay: float = 0.0,
         decay: Iterable[Parameter] | None = None,
+        l1: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, weight_decay, decay)
+        super().__init__(params, lr, weight_decay, decay, l1)
         _check("SGD", momentum=momentum)
         if nesterov and momentum == 0:
             raise ValueError("SGD(): nesterov=True needs momentum > 0")
@@ -87,14 +123,14 @@ class SGD(Optimizer):
 
     def step(self) -> None:
         self.t += 1
-        g = self._decayed_grad()
+        g = grad = self._penalised_grad()
         if self.momentum:
             v = self._v
             v *= self.momentum
             v += g
             if self.nesterov:
                 g = np.multiply(v, self.momentum, out=self._tmp)
-                g += self.grads if self.weight_decay == 0 else self._g
+                g += grad
             else:
                 g = v
         update = np.multiply(g, self.lr, out=self._tmp)
@@ -104,7 +140,7 @@ class SGD(Optimizer):
 class Adam(Optimizer):
     r"""Adam (Kingma & Ba 2015), as ``torch.optim.Adam``:
 
-    g ← ∇ + λ·p;  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
+    g ← ∇ + λ₂·p + λ₁·sign(p);  m ← β₁m + (1−β₁)g;  v ← β₂v + (1−β₂)g²;
     p ← p − (lr/(1−β₁ᵗ))·m / (√v/√(1−β₂ᵗ) + eps)
 
     The moments are stored as m/(1−β₁) and v/(1−β₂), which turns each moment update into a scale and an add
@@ -119,8 +155,9 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0.0,
         decay: Iterable[Parameter] | None = None,
+        l1: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, weight_decay, decay)
+        super().__init__(params, lr, weight_decay, decay, l1)
         beta1, beta2 = betas
         _check("Adam", eps=eps)
         if not (0 <= beta1 < 1 and 0 <= beta2 < 1):
@@ -132,7 +169,7 @@ class Adam(Optimizer):
     def step(self) -> None:
         self.t += 1
         beta1, beta2 = self.betas
-        g, m, v, tmp = self._decayed_grad(), self._m, self._v, self._tmp
+        g, m, v, tmp = self._penalised_grad(), self._m, self._v, self._tmp
         m *= beta1
         m += g
         v *= beta2
@@ -149,7 +186,8 @@ class Adam(Optimizer):
 class RMSProp(Optimizer):
     r"""RMSProp (Tieleman & Hinton 2012), as ``torch.optim.RMSprop``:
 
-    g ← ∇ + λ·p;  s ← α·s + (1−α)g²;  u = g/(√s + eps);  b ← μ·b + u (if momentum μ > 0, else b = u);  p ← p − lr·b
+    g ← ∇ + λ₂·p + λ₁·sign(p);  s ← α·s + (1−α)g²;  u = g/(√s + eps);
+    b ← μ·b + u (if momentum μ > 0, else b = u);  p ← p − lr·b
     """
 
     def __init__(
@@ -161,8 +199,9 @@ class RMSProp(Optimizer):
         momentum: float = 0.0,
         weight_decay: float = 0.0,
         decay: Iterable[Parameter] | None = None,
+        l1: float = 0.0,
     ) -> None:
-        super().__init__(params, lr, weight_decay, decay)
+        super().__init__(params, lr, weight_decay, decay, l1)
         _check("RMSProp", eps=eps, momentum=momentum)
         if not 0 <= alpha < 1:
             raise ValueError(f"RMSProp(): alpha must be in [0, 1), got {alpha}")
@@ -172,7 +211,7 @@ class RMSProp(Optimizer):
 
     def step(self) -> None:
         self.t += 1
-        g, s, tmp = self._decayed_grad(), self._s, self._tmp
+        g, s, tmp = self._penalised_grad(), self._s, self._tmp
         s *= self.alpha
         np.multiply(g, g, out=tmp)
         tmp *= 1 - self.alpha

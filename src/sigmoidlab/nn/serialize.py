@@ -31,23 +31,14 @@ from typing import Any
 import numpy as np
 
 from .._atomic import atomic_output
-from .layers import (
-    ACTIVATIONS,
-    BatchNorm1d,
-    Dense,
-    Dropout,
-    Identity,
-    LeakyReLU,
-    ReLU,
-    Sequential,
-    Sigmoid,
-    Tanh,
-)
+from .layers import BatchNorm1d, Dense, Dropout
+from .registry import ACTIVATIONS
+from .sequential import Sequential
 
 FORMAT, VERSION = "sigmoidlab.nn", 2
 _META_KEY = "__sigmoidlab__"
-_LAYER_TYPES = {cls.__name__: cls for cls in (Dense, BatchNorm1d, Dropout, Sigmoid, Tanh, ReLU, LeakyReLU, Identity)}
-assert set(ACTIVATIONS.values()) <= set(_LAYER_TYPES.values())
+# Every activation the registry knows can be saved; a new one needs no change here (its config() is its spec).
+_LAYER_TYPES = {cls.__name__: cls for cls in (Dense, BatchNorm1d, Dropout, *ACTIVATIONS.values())}
 #: Largest model :func:`load` accepts: 2**27 parameters and statistics (1 GiB in float64).
 MAX_PARAMETERS = 2**27
 MAX_HEADER_BYTES = 16 * 2**20  # the JSON header, metadata included
@@ -57,14 +48,6 @@ _DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
 
 class _Bad(ValueError):
     """Why a file is refused; :func:`load` adds the file name."""
-
-
-def _arrays(model: Sequential) -> dict[str, np.ndarray]:
-    arrays = {p.name: p.value for p in model.parameters()}
-    for i, layer in enumerate(model.layers):
-        if isinstance(layer, BatchNorm1d):
-            arrays[f"{i}.running_mean"], arrays[f"{i}.running_var"] = layer.running_mean, layer.running_var
-    return arrays
 
 
 def _canonical(header: dict[str, Any]) -> bytes:
@@ -93,7 +76,9 @@ def save(model: Sequential, path: str | os.PathLike, metadata: dict[str, Any] | 
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"save(): metadata must be a dict, got {type(metadata).__name__}")
     path = Path(path)
-    arrays = {name: np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")) for name, a in _arrays(model).items()}
+    arrays = {
+        name: np.ascontiguousarray(a, dtype=a.dtype.newbyteorder("<")) for name, a in model.state_arrays().items()
+    }
     header = {
         "format": FORMAT,
         "version": VERSION,
@@ -139,7 +124,7 @@ def load(path: str | os.PathLike) -> tuple[Sequential, dict[str, Any]]:
         raise ValueError(f"{path}: not a valid sigmoidlab model file ({exc})") from None
     except (OSError, EOFError, zipfile.BadZipFile, zipfile.LargeZipFile) as exc:
         raise ValueError(f"{path}: not a valid sigmoidlab model file (cannot read it as .npz: {exc})") from None
-    for name, target in _arrays(model).items():
+    for name, target in model.state_arrays().items():
         target[...] = contents[name]
     return model.eval(), header["metadata"]
 

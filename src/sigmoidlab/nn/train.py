@@ -9,9 +9,10 @@ from typing import Any
 
 import numpy as np
 
-from .layers import BatchNorm1d, Sequential
-from .losses import BCEWithLogits
+from .layers import BatchNorm1d
+from .losses import BCEWithLogits, Loss
 from .optim import Adam, Optimizer
+from .sequential import Sequential
 
 
 class DivergenceError(FloatingPointError):
@@ -82,7 +83,7 @@ class History:
         return f"History(epochs={self.epochs}, last={last})"
 
 
-def train_step(model: Sequential, loss_fn: Any, optimizer: Optimizer, xb: np.ndarray, yb: np.ndarray) -> float:
+def train_step(model: Sequential, loss_fn: Loss, optimizer: Optimizer, xb: np.ndarray, yb: np.ndarray) -> float:
     """One mini-batch: forward, loss, backward (fills every ``Parameter.grad``), optimiser step; returns the loss.
 
     The model is used in whatever mode it is in (``model.train()`` for training).
@@ -102,7 +103,7 @@ class GuardedStep:
     the optimiser's flat buffer. ``fit`` and the browser playground train through it.
     """
 
-    def __init__(self, model: Sequential, loss_fn: Any, optimizer: Optimizer) -> None:
+    def __init__(self, model: Sequential, loss_fn: Loss, optimizer: Optimizer) -> None:
         self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
         self._backup = optimizer.values.copy()
         batch_norms = [layer for layer in model.layers if isinstance(layer, BatchNorm1d)]
@@ -148,17 +149,10 @@ def _check_xy(model: Sequential, X: Any, y: Any, what: str) -> tuple[np.ndarray,
     return X, y
 
 
-def _evaluate(model: Sequential, loss_fn: Any, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
+def _evaluate(model: Sequential, loss_fn: Loss, X: np.ndarray, Y: np.ndarray) -> tuple[float, float]:
     """Loss and accuracy on (X, Y) in evaluation mode, without recording observations."""
-    was_observing = model._observing
-    model.eval()
-    model._observing = False
-    try:
-        logits = np.concatenate([model.forward(X[i : i + 8192]) for i in range(0, len(X), 8192)])
-        value = loss_fn.forward(logits, Y)
-    finally:
-        model.train()
-        model._observing = was_observing
+    logits = model.predict_logits(X)
+    value = loss_fn.forward(logits, Y)
     return value, float(np.count_nonzero((logits > 0) == (Y > 0.5))) / len(Y)
 
 
@@ -166,8 +160,8 @@ def fit(
     model: Sequential,
     X: Any,
     y: Any,
-    loss: Any = None,
-    optimizer: Optimizer | None = None,
+    loss: Loss | str | None = None,
+    optimizer: Optimizer | str | None = None,
     epochs: int = 50,
     batch_size: int = 64,
     validation_split: float = 0.0,
@@ -188,9 +182,11 @@ def fit(
         The network (e.g. from :func:`~sigmoidlab.nn.mlp`); X is cast once to its dtype.
     X, y : array_like
         Features (n, d) and targets (n,) or (n, 1) in [0, 1].
-    loss : BCEWithLogits (default) or MSE
-    optimizer : Optimizer
-        Default ``Adam(model.parameters(), lr=1e-3)``.
+    loss : Loss or str
+        A loss object or a name in :data:`~sigmoidlab.nn.LOSSES` (default ``BCEWithLogits()``).
+    optimizer : Optimizer or str
+        An optimiser or a name in :data:`~sigmoidlab.nn.OPTIMIZERS` with its default settings (default
+        ``Adam(model.parameters(), lr=1e-3)``).
     epochs, batch_size : int
         Passes over the data and samples per step (a last batch of one sample joins the previous one, so that
         batch norm always sees at least two).
@@ -221,39 +217,16 @@ def fit(
         When the last epoch's loss is far above the loss before the first update (``History.ended_worse``).
     """
     X, Y = _check_xy(model, X, y, "training")
+    _check_settings(epochs, batch_size, validation_split, validation_data, patience, tol)
     callbacks = list(callbacks or ())
-    if int(epochs) < 1 or int(batch_size) < 1:
-        raise ValueError(f"fit(): epochs and batch_size must be ≥ 1, got epochs={epochs}, batch_size={batch_size}")
-    if not 0 <= validation_split < 1:
-        raise ValueError(f"fit(): validation_split must be in [0, 1), got {validation_split}")
-    if validation_split and validation_data is not None:
-        raise ValueError("fit(): give validation_split or validation_data, not both")
-    if int(patience) < 1 or not tol >= 0:
-        raise ValueError(f"fit(): patience must be ≥ 1 and tol ≥ 0, got patience={patience}, tol={tol}")
-    loss_fn = BCEWithLogits() if loss is None else loss
-    opt = Adam(model.parameters(), lr=1e-3) if optimizer is None else optimizer
+    loss_fn, opt = _loss_and_optimizer(model, loss, optimizer)
     rng = np.random.default_rng(seed)
-    if validation_split:
-        n_val = round(validation_split * len(X))
-        if not 1 <= n_val < len(X):
-            raise ValueError(f"fit(): validation_split={validation_split} leaves no training or validation samples")
-        order = rng.permutation(len(X))
-        X_val, Y_val, X, Y = X[order[:n_val]], Y[order[:n_val]], X[order[n_val:]], Y[order[n_val:]]
-    elif validation_data is not None:
-        X_val, Y_val = _check_xy(model, *validation_data, "validation")
-    else:
-        X_val = Y_val = None
-    n, bs = len(X), int(batch_size)
-    starts = list(range(0, n, bs))
-    if len(starts) > 1 and n - starts[-1] == 1:
-        starts.pop()
-    bounds = list(zip(starts, [*starts[1:], n], strict=True))
+    X, Y, validation = _validation_set(model, X, Y, validation_split, validation_data, rng)
     history = History()
-    if X_val is not None:
+    if validation is not None:
         history.history.update(val_loss=[], val_accuracy=[])
-    step_callbacks = [cb for cb in callbacks if type(cb).on_step_end is not Callback.on_step_end]
-    guarded_step = GuardedStep(model, loss_fn, opt)
-    best, wait = math.inf, 0
+    epoch_runner = _Epochs(model, GuardedStep(model, loss_fn, opt), X, Y, int(batch_size), shuffle, rng, callbacks)
+    stopper = _EarlyStopping(patience, tol) if early_stopping else None
 
     model.train()
     for cb in callbacks:
@@ -263,37 +236,17 @@ def fit(
     with np.errstate(over="ignore", invalid="ignore"):
         try:
             for epoch in range(int(epochs)):
-                if shuffle:
-                    order = rng.permutation(n)
-                    Xe, Ye = X[order], Y[order]
-                else:
-                    Xe, Ye = X, Y
-                positive = Ye > 0.5
-                total, correct = 0.0, 0
-                for step, (a, b) in enumerate(bounds):
-                    value, logits = guarded_step(Xe[a:b], Ye[a:b], epoch, step)
-                    if epoch == 0 and step == 0:
-                        history.initial_loss = value  # computed before the first update
-                    total += value * (b - a)
-                    correct += np.count_nonzero((logits > 0) == positive[a:b])
-                    for cb in step_callbacks:
-                        cb.on_step_end(model, epoch, step, value)
-                logs = {"loss": total / n, "accuracy": float(correct) / n}
-                if X_val is not None:
-                    logs["val_loss"], logs["val_accuracy"] = _evaluate(model, loss_fn, X_val, Y_val)
+                logs = epoch_runner.run(epoch, history)
+                if validation is not None:
+                    logs["val_loss"], logs["val_accuracy"] = _evaluate(model, loss_fn, *validation)
                 for key, v in logs.items():
                     history.history[key].append(v)
                 history.epochs = epoch + 1
                 if bar is not None:
                     bar.update(bar.task_ids[0], advance=1, description=_describe(epoch, logs))
                 stop = any([bool(cb.on_epoch_end(model, epoch, logs)) for cb in callbacks])
-                if early_stopping:
-                    monitored = logs.get("val_loss", logs["loss"])
-                    if monitored < best - tol:
-                        best, wait = monitored, 0
-                    else:
-                        wait += 1
-                        stop = stop or wait >= patience
+                if stopper is not None:
+                    stop = stopper.update(logs.get("val_loss", logs["loss"])) or stop
                 if stop and epoch + 1 < epochs:
                     history.stopped_early = True
                     break
@@ -304,6 +257,90 @@ def fit(
     for cb in callbacks:
         cb.on_train_end(model, history)
     return history
+
+
+def _check_settings(epochs, batch_size, validation_split, validation_data, patience, tol) -> None:
+    if int(epochs) < 1 or int(batch_size) < 1:
+        raise ValueError(f"fit(): epochs and batch_size must be ≥ 1, got epochs={epochs}, batch_size={batch_size}")
+    if not 0 <= validation_split < 1:
+        raise ValueError(f"fit(): validation_split must be in [0, 1), got {validation_split}")
+    if validation_split and validation_data is not None:
+        raise ValueError("fit(): give validation_split or validation_data, not both")
+    if int(patience) < 1 or not tol >= 0:
+        raise ValueError(f"fit(): patience must be ≥ 1 and tol ≥ 0, got patience={patience}, tol={tol}")
+
+
+def _validation_set(model, X, Y, validation_split, validation_data, rng):
+    """(X, Y, (X_val, Y_val) or None): a random ``validation_split`` held out of X, or the given set checked."""
+    if validation_split:
+        n_val = round(validation_split * len(X))
+        if not 1 <= n_val < len(X):
+            raise ValueError(f"fit(): validation_split={validation_split} leaves no training or validation samples")
+        order = rng.permutation(len(X))
+        return X[order[n_val:]], Y[order[n_val:]], (X[order[:n_val]], Y[order[:n_val]])
+    if validation_data is not None:
+        return X, Y, _check_xy(model, *validation_data, "validation")
+    return X, Y, None
+
+
+class _Epochs:
+    """One pass over the (reshuffled) training set in mini-batches; a last batch of one joins the one before."""
+
+    def __init__(self, model, guarded_step, X, Y, batch_size, shuffle, rng, callbacks) -> None:
+        self.model, self.guarded_step, self.X, self.Y = model, guarded_step, X, Y
+        self.shuffle, self.rng = shuffle, rng
+        n = len(X)
+        starts = list(range(0, n, batch_size))
+        if len(starts) > 1 and n - starts[-1] == 1:
+            starts.pop()
+        self.bounds = list(zip(starts, [*starts[1:], n], strict=True))
+        self.step_callbacks = [cb for cb in callbacks if type(cb).on_step_end is not Callback.on_step_end]
+
+    def run(self, epoch: int, history: History) -> dict[str, float]:
+        """Train one epoch; return its mean loss and accuracy (as computed for the updates)."""
+        n = len(self.X)
+        if self.shuffle:
+            order = self.rng.permutation(n)
+            Xe, Ye = self.X[order], self.Y[order]
+        else:
+            Xe, Ye = self.X, self.Y
+        positive = Ye > 0.5
+        total, correct = 0.0, 0
+        for step, (a, b) in enumerate(self.bounds):
+            value, logits = self.guarded_step(Xe[a:b], Ye[a:b], epoch, step)
+            if epoch == 0 and step == 0:
+                history.initial_loss = value  # computed before the first update
+            total += value * (b - a)
+            correct += np.count_nonzero((logits > 0) == positive[a:b])
+            for cb in self.step_callbacks:
+                cb.on_step_end(self.model, epoch, step, value)
+        return {"loss": total / n, "accuracy": float(correct) / n}
+
+
+class _EarlyStopping:
+    """Stop when the monitored loss has not gone below its best value minus ``tol`` for ``patience`` epochs."""
+
+    def __init__(self, patience: int, tol: float) -> None:
+        self.patience, self.tol = patience, tol
+        self.best, self.wait = math.inf, 0
+
+    def update(self, monitored: float) -> bool:
+        if monitored < self.best - self.tol:
+            self.best, self.wait = monitored, 0
+            return False
+        self.wait += 1
+        return self.wait >= self.patience
+
+
+def _loss_and_optimizer(model: Sequential, loss: Any, optimizer: Any) -> tuple[Loss, Optimizer]:
+    from .registry import make_loss, make_optimizer
+
+    loss_fn = BCEWithLogits() if loss is None else make_loss(loss) if isinstance(loss, str) else loss
+    if optimizer is None:
+        optimizer = Adam(model.parameters(), lr=1e-3)
+    elif isinstance(optimizer, str):
+        optimizer = make_optimizer(optimizer, model.parameters())
+    return loss_fn, optimizer
 
 
 def _check_progress(history: History) -> None:
