@@ -1,9 +1,13 @@
-"""The playground's HTTP API: every endpoint, every validation error, the session cap, idle reaping, divergence,
-and a full training stream over a real socket."""
+"""The playground's HTTP API: every endpoint, every validation error, the session cap (also under concurrency),
+the body-size guard, JSON errors for every failure, idle reaping (also of a stream nobody reads), divergence, the
+frames' numbers against scikit-learn, and a full training stream over a real socket. tests/test_web_server.py
+attacks a real server in its own process."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import math
 import re
 import socket
@@ -15,11 +19,13 @@ import httpx
 import numpy as np
 import pytest
 import uvicorn
+from sklearn.metrics import accuracy_score, log_loss
 from starlette.testclient import TestClient
 
 import sigmoidlab as sl
-from sigmoidlab.web import create_app
-from sigmoidlab.web.schema import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS
+from sigmoidlab.web import create_app, schema
+from sigmoidlab.web.schema import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, RequestError
+from sigmoidlab.web.sessions import GRID, Session, SessionManager
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
@@ -73,6 +79,32 @@ def test_page_loads_only_its_own_files(client):
 def test_unknown_api_route_is_json_404(client):
     r = client.get("/api/nope")
     assert r.status_code == 404 and "error" in r.json()
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "status", "allow"),
+    [("POST", "/api/options", 405, "GET"), ("DELETE", "/", 405, "GET"), ("PUT", "/api/sessions", 405, "POST"),
+     ("GET", "/static/nope.js", 404, None), ("GET", "/static/../app.py", 404, None)],
+)  # fmt: skip
+def test_every_routing_error_is_json_with_the_security_headers(client, method, path, status, allow):
+    r = client.request(method, path)
+    assert r.status_code == status and r.headers["content-type"] == "application/json" and "error" in r.json()
+    assert r.headers["x-frame-options"] == "DENY" and "default-src 'self'" in r.headers["content-security-policy"]
+    if allow:
+        assert allow in r.headers["allow"]
+
+
+def test_an_unexpected_exception_is_a_json_500_without_its_traceback(client, monkeypatch, caplog):
+    def broken():
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(schema, "options", broken)
+    with caplog.at_level(logging.ERROR, logger="sigmoidlab.web"):
+        r = client.get("/api/options")
+    assert r.status_code == 500 and r.headers["content-type"] == "application/json"
+    assert "internal error" in r.json()["error"] and "secret" not in r.text and "Traceback" not in r.text
+    assert r.headers["x-frame-options"] == "DENY" and "default-src 'self'" in r.headers["content-security-policy"]
+    assert "secret internals" in caplog.text  # the traceback goes to the server's log
 
 
 def test_options_list_enums_bounds_and_defaults(client):
@@ -163,10 +195,83 @@ def test_bad_configuration_is_422_naming_the_field(client, config, fragment):
     assert client.app.state.manager.sessions == {}  # nothing was created
 
 
-@pytest.mark.parametrize(("body", "status"), [(b"{not json", 400), (b"[1, 2]", 400), (b"x" * 70_000, 413)])
-def test_malformed_body(client, body, status):
+@pytest.mark.parametrize(
+    ("body", "status", "fragment"),
+    [
+        (b"{not json", 400, "not valid JSON"),
+        (b"[1, 2]", 400, "JSON object"),
+        (b"x" * 70_000, 413, "65,536 bytes"),
+        (b"[" * 60_000, 400, "nested too deeply"),  # was a RecursionError: 500 text/plain
+        (b"1" * 5_001, 400, "not valid JSON"),  # was Python's int() digit limit: 500
+        (b'{"lr": 1' + b"0" * 400 + b"}", 422, "lr=1"),  # was an OverflowError in math.isfinite: 500
+        (b'{"speed": 1' + b"0" * 4000 + b"}", 422, "speed=1"),
+        (b'{"hidden": ' + b"[" * 900 + b"]" * 900 + b"}", 422, "hidden[0]"),
+        (json.dumps({"dataset": "d" * 60_000}).encode(), 422, "unknown dataset"),
+        (b"\xff\xfe{}", 400, "not valid JSON"),
+    ],
+)
+def test_malformed_body(client, body, status, fragment):
     r = client.post("/api/sessions", content=body, headers={"content-type": "application/json"})
-    assert r.status_code == status and "error" in r.json()
+    assert r.status_code == status and r.headers["content-type"] == "application/json"
+    assert fragment in r.json()["error"] and len(r.json()["error"]) < 300  # short, whatever the input's size
+    assert r.headers["x-frame-options"] == "DENY" and "default-src 'self'" in r.headers["content-security-policy"]
+
+
+def test_malformed_control_body(client):
+    sid = _session(client)
+    for body in (b"[" * 60_000, b"1" * 5_001):
+        assert client.post(f"/api/sessions/{sid}/control", content=body).status_code == 400
+    r = client.post(f"/api/sessions/{sid}/control", json={"action": "a" * 50_000})
+    assert r.status_code == 422 and len(r.json()["error"]) < 300
+
+
+# --- the body-size guard, at the ASGI level: how much of an endless body is read -------------------------------
+
+
+CHUNK = b"1,2,0\n" * 10_923  # 64 KiB of CSV rows
+MULTIPART_HEAD = b'--XX\r\nContent-Disposition: form-data; name="file"; filename="a.csv"\r\n\r\na,b,y\n'
+
+
+def _post_endless_body(path: str, content_type: bytes, headers=()) -> tuple[int, list[dict]]:
+    """POST a body of 64 KiB messages (256 of them, 16 MiB) to the app; (messages read, messages sent)."""
+    app = create_app()
+    read, sent = 0, []
+
+    async def receive():
+        nonlocal read
+        read += 1
+        first = MULTIPART_HEAD if read == 1 and path == "/api/uploads" else b""
+        return {"type": "http.request", "body": first + CHUNK, "more_body": read < 256}
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": b"", "headers": [(b"content-type", content_type), *headers],
+             "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+    asyncio.run(app(scope, receive, send))
+    return read, sent
+
+
+@pytest.mark.parametrize(
+    ("path", "content_type", "limit"),
+    [("/api/sessions", b"application/json", 64 * 1024),
+     ("/api/uploads", b"multipart/form-data; boundary=XX", MAX_UPLOAD_BYTES + 16 * 1024)],
+)  # fmt: skip
+def test_a_chunked_body_is_cut_off_at_the_limit(path, content_type, limit):
+    read, sent = _post_endless_body(path, content_type)
+    assert limit // len(CHUNK) <= read <= limit // len(CHUNK) + 1  # the one that passed the limit was the last read
+    start = sent[0]
+    headers = dict(start["headers"])
+    assert start["status"] == 413 and headers[b"content-type"] == b"application/json"
+    assert headers[b"connection"] == b"close" and headers[b"x-frame-options"] == b"DENY"
+    assert "bytes" in json.loads(b"".join(m.get("body", b"") for m in sent[1:]))["error"]
+
+
+def test_a_declared_oversized_body_is_refused_unread():
+    read, sent = _post_endless_body("/api/sessions", b"application/json", [(b"content-length", b"70000")])
+    assert read == 0 and sent[0]["status"] == 413
 
 
 def test_zero_hidden_layers_is_logistic_regression(client):
@@ -204,6 +309,40 @@ def test_session_lifecycle(client):
     assert client.get(f"/api/sessions/{sid}").status_code == 404
 
 
+@pytest.mark.parametrize("batchnorm", [False, True])
+def test_frame_numbers_agree_with_scikit_learn(client, batchnorm):
+    """A frame's losses, accuracies and boundary grid, against scikit-learn's metrics on the model's own
+    predictions (the frame takes them from two stacked passes; with batch norm, the training set joins the
+    evaluation-mode pass)."""
+    config = {"dataset": "moons", "hidden": [8, 8], "activation": "tanh", "batchnorm": batchnorm, "noise": 0.3}
+    sid = _session(client, config)
+    for _ in range(5):
+        client.post(f"/api/sessions/{sid}/control", json={"action": "step"})
+    session = client.app.state.manager.sessions[sid]
+    frame, model, data = json.loads(session.frame_json), session.model, session.data
+    for split in ("train", "test"):
+        X, y = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
+        p = model.predict_proba(data.standardize(X))
+        assert frame[f"{split}_loss"] == pytest.approx(log_loss(y, p, labels=[0, 1]), rel=1e-5)
+        assert frame[f"{split}_accuracy"] == round(accuracy_score(y, p > 0.5), 4)
+    x0, x1, y0, y1 = data.extent
+    gx, gy = np.meshgrid(np.linspace(x0, x1, GRID), np.linspace(y0, y1, GRID))  # row i: the i-th y from the bottom
+    expected = model.predict_proba(data.standardize(np.column_stack([gx.ravel(), gy.ravel()]))).reshape(GRID, GRID)
+    assert np.abs(np.array(frame["grid"]) - expected).max() <= 5e-4 + 1e-12  # rounded to 3 decimals
+    assert frame["config"] == session.config.to_json() and frame["step"] == 5
+
+
+def test_history_stays_in_step_with_its_serialised_copy(client):
+    sid = _session(client)
+    session = client.app.state.manager.sessions[sid]
+    for _ in range(450):  # past HISTORY_POINTS = 400: the history is halved once
+        session._advance(1, math.inf)
+    history = json.loads(session.frame_json)["history"]
+    assert history == json.loads(json.dumps(session.history)) and 200 <= len(history) <= 400
+    steps = [row[0] for row in history]
+    assert steps == sorted(set(steps)) and steps[-1] == session.step == 450
+
+
 @pytest.mark.parametrize(
     ("method", "suffix"), [("GET", ""), ("PUT", ""), ("DELETE", ""), ("POST", "/control"), ("GET", "/stream")]
 )
@@ -222,9 +361,66 @@ def test_ninth_session_is_refused_until_one_closes(client):
 
 def test_idle_sessions_are_reaped():
     with TestClient(create_app(idle_timeout=0.2, reap_interval=0.05)) as client:
+        assert client.get("/api/options").json()["idle_timeout"] == 0.2  # the page's heartbeat uses it
         sid = _session(client)
         _wait(lambda: client.app.state.manager.sessions == {}, timeout=5)
         assert client.get(f"/api/sessions/{sid}").status_code == 404
+
+
+def test_concurrent_creations_cannot_all_pass_the_cap():
+    """60 creations at once on one event loop: before the fix every one passed the check before any was counted."""
+
+    async def scenario():
+        manager = SessionManager(max_sessions=8)
+        config = schema.parse_config(XOR)
+        try:
+            results = await asyncio.gather(*(manager.create(config) for _ in range(60)), return_exceptions=True)
+            return results, len(manager.sessions)
+        finally:
+            await manager.shutdown()
+
+    results, live = asyncio.run(scenario())
+    assert sum(isinstance(r, Session) for r in results) == live == 8
+    assert sum(isinstance(r, RequestError) and r.status == 429 for r in results) == 52
+
+
+def _watch_stream(app, sid: str, reads: bool):
+    """Call the app's stream endpoint as a client that reads everything, or one that never reads (its first
+    body message never completes, as when the connection's buffers are full). Returns the task."""
+
+    async def receive():
+        await asyncio.Event().wait()  # the client never disconnects
+
+    async def send(message):
+        if not reads and message["type"] == "http.response.body":
+            await asyncio.Event().wait()
+
+    path = f"/api/sessions/{sid}/stream"
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.3"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": path, "raw_path": path.encode(), "root_path": "",
+             "query_string": b"", "headers": [], "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80)}  # fmt: skip
+    return asyncio.get_running_loop().create_task(app(scope, receive, send))
+
+
+def test_a_running_session_whose_stream_is_not_read_is_closed():
+    async def scenario():
+        app = create_app(idle_timeout=0.4, reap_interval=0.05)
+        async with app.router.lifespan_context(app):
+            manager = app.state.manager
+            read, unread = [await manager.create(schema.parse_config(XOR)) for _ in range(2)]
+            for session in (read, unread):
+                await session.play()
+            tasks = [_watch_stream(app, read.id, reads=True), _watch_stream(app, unread.id, reads=False)]
+            await asyncio.sleep(2.0)  # 5 idle timeouts without a request
+            alive = set(manager.sessions)
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+        return read.id in alive, unread.id in alive, unread.closed
+
+    read_alive, unread_alive, unread_closed = asyncio.run(scenario())
+    assert read_alive  # its frames are taken: it is in use
+    assert not unread_alive and unread_closed  # a subscriber that never reads does not hold a slot
 
 
 def test_divergence_is_reported_and_the_server_keeps_serving(client):
@@ -291,6 +487,7 @@ def test_upload_with_named_target_column(client):
         (_csv([(1, 2, 3, 0), (3, 4, 5, 1)], header="a,b,c,label"), 422, ["3 feature columns"]),
         (_csv([(1, 2, 0), (3, 4, 0)]), 422, ["class"]),
         (b"", 422, ["empty"]),
+        (b"a,b\rc,y\n1,2,0\n3,4,1\n", 422, ["mine.csv"]),  # a bare carriage return in the header: was a 500
     ],
 )
 def test_bad_upload(client, content, status, fragments):

@@ -135,3 +135,15 @@ def test_batch_norm_brings_back_the_vanishing_gradients(page):
         # ...and with batch norm the first layer's gradient is orders of magnitude larger.
         assert bn[0] / deep[0] > 100
     assert page.outside == [] and page.errors == []
+
+
+def test_a_shown_page_keeps_its_paused_session(page):
+    # The server closes sessions idle for 1 s; the page, paused and shown, asks about its session now and then.
+    with running_server(idle_timeout=1.0, reap_interval=0.1) as base:
+        page.goto(base + "/")
+        _until(page, lambda: _paused(page))
+        page.wait_for_timeout(4000)
+        assert page.inner_text("#status") == "paused"  # not "closed"
+        page.click("#step")
+        _until(page, lambda: page.inner_text("#step-count") == "1")
+    assert page.outside == [] and page.errors == []

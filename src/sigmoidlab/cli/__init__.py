@@ -14,6 +14,7 @@ import sys
 import threading
 
 import typer
+from rich.markup import escape
 
 from .._atomic import UnsafeOutputError
 from ._app import Terminated, UsageError, app, err_console, take_interrupt_message
@@ -35,7 +36,7 @@ def _raise_terminated(signum, frame):
 
 
 def _interrupt_status(exc: BaseException) -> int:
-    err_console.print(take_interrupt_message(), highlight=False, soft_wrap=True)
+    err_console.print(escape(take_interrupt_message()), highlight=False, soft_wrap=True)
     return 143 if isinstance(exc, Terminated) else 130
 
 
@@ -50,7 +51,7 @@ def _invoke(argv: list[str] | None) -> None:
 
 
 def _error(message: str, status: int) -> int:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return status
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import ipaddress
 import socket
 from typing import Annotated
@@ -9,6 +10,27 @@ from typing import Annotated
 import typer
 
 from ._app import app, console, fail
+
+# Escaped: cli.main prints error lines as Rich markup, where a bare [web] is a style tag and vanishes.
+WEB_EXTRA = "pip install 'sigmoidlab[web]'"
+
+
+def _import_web():
+    """uvicorn and the app factory, or one line naming what is missing and the ``pip install`` that fixes it.
+
+    The form parser (python-multipart) is only imported by Starlette on the first upload, so it is checked here
+    too: without it the server would start and then fail every upload.
+    """
+    if importlib.util.find_spec("python_multipart") is None and importlib.util.find_spec("multipart") is None:
+        fail(f"sigmoidlab serve needs python-multipart, which is not installed: {WEB_EXTRA}")
+    try:
+        import uvicorn
+
+        from ..web import create_app
+    except ModuleNotFoundError as exc:
+        missing = (exc.name or "a web dependency").partition(".")[0]
+        fail(f"sigmoidlab serve needs {missing}, which is not installed: {WEB_EXTRA}")
+    return uvicorn, create_app
 
 
 def _is_loopback(host: str) -> bool:
@@ -39,9 +61,7 @@ def serve_command(
     import threading
     import webbrowser
 
-    import uvicorn
-
-    from ..web import create_app
+    uvicorn, create_app = _import_web()
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)

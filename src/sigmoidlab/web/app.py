@@ -16,7 +16,9 @@ GET      ``/api/sessions/{id}/stream``       Server-Sent Events: ``data``, ``fra
 DELETE   ``/api/sessions/{id}``              close the session
 =======  ==================================  ==========================================================
 
-Every error is JSON ``{"error": message}`` with a 4xx status; every response carries the security headers.
+Every error is JSON ``{"error": message}`` with a 4xx status (a 500 only for a bug, without its traceback); every
+response carries the security headers. Request bodies are limited while they stream in (:class:`BodyLimit`): 64 KiB
+of JSON, or one CSV upload.
 """
 
 from __future__ import annotations
@@ -24,13 +26,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import math
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -38,12 +42,14 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..functions import VANISHING_THRESHOLD
 from . import schema
-from .schema import RequestError
+from .schema import RequestError, clip, show
 from .sessions import DEFAULT_SPEED, SessionManager
 
 STATIC = Path(__file__).parent / "static"
 MAX_JSON_BYTES = 64 * 1024
 MULTIPART_OVERHEAD = 16 * 1024  # boundaries and part headers around a file of MAX_UPLOAD_BYTES
+UPLOAD_PATH = "/api/uploads"
+log = logging.getLogger("sigmoidlab.web")
 
 SECURITY_HEADERS = [
     # Only the page's own files: no inline script or style, no CDN, no framing, no plugins.
@@ -60,7 +66,12 @@ SECURITY_HEADERS = [
 
 
 class SecurityHeaders:
-    """Pure ASGI middleware (it leaves streaming responses streaming) adding SECURITY_HEADERS to every response."""
+    """Pure ASGI middleware (it leaves streaming responses streaming) adding SECURITY_HEADERS to every response.
+
+    It is also the last resort for errors: an exception that escapes the app before the response has started
+    becomes a JSON 500 (with these headers; the traceback goes to the server's log, not to the client).
+    Starlette's own handler for that case answers in plain text from outside every middleware.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -69,20 +80,94 @@ class SecurityHeaders:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        started = False
 
         async def send_with_headers(message: Message) -> None:
+            nonlocal started
             if message["type"] == "http.response.start":
+                started = True
                 message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, receive, send_with_headers)
+        except ClientDisconnect:  # the client left while sending its body: nobody to answer
+            return
+        except Exception:
+            log.exception("unexpected error answering %s %s", scope.get("method"), scope.get("path"))
+            if started:
+                raise  # too late to answer: the server closes the connection
+            response = _error("internal error: the server could not answer this request (see its log)", 500)
+            await response(scope, receive, send_with_headers)
 
 
-def _error(message: str, status: int, field: str | None = None) -> JSONResponse:
+class _BodyTooLarge(Exception):
+    """Raised by :class:`BodyLimit`'s ``receive`` once a body passes its limit; BodyLimit answers 413."""
+
+
+class BodyLimit:
+    """Pure ASGI middleware: one limit on request bodies for the whole server, enforced while they stream in.
+
+    A declared ``Content-Length`` over the limit is refused before any of the body is read. Otherwise the bytes
+    of the ``http.request`` messages are counted as the app reads them (a chunked body has no length to check),
+    and the moment they pass the limit the app's read fails and the client gets a JSON 413, so at most
+    ``limit`` bytes are ever held in memory or spooled to disk. The 413 closes the connection
+    (``connection: close``), which stops a client still sending.
+    """
+
+    def __init__(self, app: ASGIApp, limit_for: Callable[[str], int]) -> None:
+        self.app, self.limit_for = app, limit_for
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        limit = self.limit_for(scope["path"])
+        length = dict(scope["headers"]).get(b"content-length", b"")
+        if length.isdigit() and int(length) > limit:
+            await self._refuse(limit, scope, receive, send)
+            return
+        received, started = 0, False
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > limit:
+                    raise _BodyTooLarge
+            return message
+
+        async def tracked_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracked_send)
+        except _BodyTooLarge:
+            if started:
+                raise
+            await self._refuse(limit, scope, receive, send)
+
+    @staticmethod
+    async def _refuse(limit: int, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["path"] == UPLOAD_PATH:
+            message, field = f"the upload is larger than {schema.MAX_UPLOAD_BYTES:,} bytes", "file"
+        else:
+            message, field = f"the request body is larger than {limit:,} bytes", None
+        await _error(message, 413, field, headers={"connection": "close"})(scope, receive, send)
+
+
+def _body_limit(path: str) -> int:
+    return schema.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD if path == UPLOAD_PATH else MAX_JSON_BYTES
+
+
+def _error(message: str, status: int, field: str | None = None, headers: dict | None = None) -> JSONResponse:
     body: dict[str, Any] = {"error": message}
     if field:
         body["field"] = field
-    return JSONResponse(body, status_code=status, headers={"cache-control": "no-store"})
+    return JSONResponse(body, status_code=status, headers={"cache-control": "no-store", **(headers or {})})
 
 
 async def _request_error(request: Request, exc: Exception) -> Response:
@@ -92,23 +177,24 @@ async def _request_error(request: Request, exc: Exception) -> Response:
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
-    return _error(exc.detail, exc.status_code)
+    return _error(exc.detail, exc.status_code, headers=exc.headers)  # a 405 keeps its Allow header
 
 
 async def _json_body(request: Request) -> Any:
+    """The request's JSON (BodyLimit has already bounded its size)."""
     body = await request.body()
-    if len(body) > MAX_JSON_BYTES:
-        raise RequestError(f"the request body is larger than {MAX_JSON_BYTES:,} bytes", status=413)
     try:
         return json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise RequestError(f"the request body is not valid JSON: {exc}", status=400) from exc
+    except RecursionError:
+        raise RequestError("the request body is nested too deeply", status=400) from None
+    except ValueError as exc:  # not JSON, not UTF-8, or an integer of more than 4,300 digits
+        raise RequestError(f"the request body is not valid JSON: {clip(str(exc), 120)}", status=400) from None
 
 
 def _speed(value: Any) -> int:
     lo, hi = schema.SPEED_RANGE
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise RequestError(f"speed={value!r} must be an integer from {lo} to {hi}", field="speed")
+        raise RequestError(f"speed={show(value)} must be an integer from {lo} to {hi}", field="speed")
     return value
 
 
@@ -124,7 +210,8 @@ async def index(request: Request) -> Response:
 
 
 async def options(request: Request) -> Response:
-    return JSONResponse({**schema.options(), "default_speed": DEFAULT_SPEED})
+    idle = _manager(request).idle_timeout
+    return JSONResponse({**schema.options(), "default_speed": DEFAULT_SPEED, "idle_timeout": idle})
 
 
 def _query_number(request: Request, key: str, default: float) -> float:
@@ -134,9 +221,9 @@ def _query_number(request: Request, key: str, default: float) -> float:
     try:
         value = float(text)
     except ValueError:
-        raise RequestError(f"{key}={text!r} is not a number", field=key) from None
+        raise RequestError(f"{key}={show(text)} is not a number", field=key) from None
     if not math.isfinite(value):
-        raise RequestError(f"{key}={text!r} must be finite", field=key)
+        raise RequestError(f"{key}={show(text)} must be finite", field=key)
     return value
 
 
@@ -177,10 +264,7 @@ async def sigmoid_values(request: Request) -> Response:
 
 
 async def upload(request: Request) -> Response:
-    limit = schema.MAX_UPLOAD_BYTES + MULTIPART_OVERHEAD
-    length = request.headers.get("content-length")
-    if length is not None and length.isdigit() and int(length) > limit:
-        raise RequestError(f"the upload is larger than {schema.MAX_UPLOAD_BYTES:,} bytes", status=413, field="file")
+    """A CSV upload. BodyLimit bounds the whole request, so the form parser never spools more than that."""
     if not request.headers.get("content-type", "").startswith("multipart/form-data"):
         raise RequestError("upload the CSV as multipart/form-data with a field named 'file'", status=415)
     async with request.form(max_files=1, max_fields=4) as form:
@@ -189,7 +273,9 @@ async def upload(request: Request) -> Response:
             raise RequestError("no file: send the CSV in a multipart field named 'file'", status=400, field="file")
         content = await file.read(schema.MAX_UPLOAD_BYTES + 1)
         target = form.get("target") or None
-        filename = file.filename or "upload.csv"
+        if target is not None and not isinstance(target, str):
+            raise RequestError("the field 'target' must be a column name, not a file", status=400, field="target")
+        filename = clip(file.filename or "upload.csv", 80)
     loop = asyncio.get_running_loop()
     X, y, names = await loop.run_in_executor(None, schema.parse_upload, content, filename, target)
     token = _manager(request).add_upload(X, y, names)
@@ -233,7 +319,7 @@ async def control(request: Request) -> Response:
     elif action == "speed":
         session.speed = _speed(body.get("speed"))
     else:
-        raise RequestError(f"unknown action {action!r}: expected play, pause, step, reset or speed", field="action")
+        raise RequestError(f"unknown action {show(action)}: expected play, pause, step, reset or speed", field="action")
     return JSONResponse(session.info())
 
 
@@ -245,6 +331,10 @@ async def stream(request: Request) -> Response:
         try:
             async for event, payload in session.frames():
                 yield f"event: {event}\ndata: {payload}\n\n" if event else ": keepalive\n\n"
+                # Resumed: the server took the event (a reader that stops reading stops this once the
+                # connection's buffers are full). A delivered frame counts as activity; a keepalive does not.
+                if event == "frame":
+                    session.touch()
         finally:
             session.subscribers -= 1
             session.touch()  # the idle clock starts when the last viewer leaves
@@ -258,9 +348,11 @@ async def delete_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def create_app(max_sessions: int = 8, idle_timeout: float = 300.0, reap_interval: float = 5.0) -> Starlette:
-    """The playground app: at most ``max_sessions`` sessions; one nobody watches is closed after ``idle_timeout``
-    seconds without a request (checked every ``reap_interval`` seconds, and whenever a session is created)."""
+def create_app(max_sessions: int = 8, idle_timeout: float = 60.0, reap_interval: float = 5.0) -> Starlette:
+    """The playground app: at most ``max_sessions`` sessions; one with no request and no frame delivered to a
+    reader for ``idle_timeout`` seconds is closed (checked every ``reap_interval`` seconds, and whenever a session
+    is created). The page asks about its session now and then while it is shown, so a paused tab someone is
+    looking at stays; a tab that is hidden, closed, or a client that stopped reading loses its session."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -269,7 +361,10 @@ def create_app(max_sessions: int = 8, idle_timeout: float = 300.0, reap_interval
         async def reaper() -> None:
             while True:
                 await asyncio.sleep(reap_interval)
-                await manager.reap()
+                try:
+                    await manager.reap()
+                except Exception:  # one session failing to close must not stop the reaping of the others
+                    log.exception("closing idle sessions failed")
 
         task = asyncio.create_task(reaper())
         try:
@@ -297,5 +392,6 @@ def create_app(max_sessions: int = 8, idle_timeout: float = 300.0, reap_interval
         lifespan=lifespan,
         exception_handlers={RequestError: _request_error, HTTPException: _http_error},
     )
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(BodyLimit, limit_for=_body_limit)
+    app.add_middleware(SecurityHeaders)  # added last, so outermost: its headers also go on BodyLimit's 413
     return app

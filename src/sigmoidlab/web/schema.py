@@ -13,6 +13,7 @@ import csv
 import io
 import math
 import os
+import reprlib
 import tempfile
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -42,6 +43,19 @@ THRESHOLD_RANGE = (1e-6, 0.25)  # σ'(x) ≤ 1/4, so a threshold at or above 1/4
 
 MAX_UPLOAD_BYTES = 1_000_000
 MAX_UPLOAD_ROWS = 5_000
+
+
+def show(value: Any, width: int = 40) -> str:
+    """A short repr for an error message: a 60 KB string, a 4,000-digit integer or a list nested 900 deep must not
+    become the message (nor overflow the stack while it is built)."""
+    r = reprlib.Repr()
+    r.maxstring = r.maxother = r.maxlong = width
+    r.maxlevel, r.maxlist, r.maxdict = 2, 8, 4
+    return r.repr(value)
+
+
+def clip(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 class RequestError(ValueError):
@@ -105,12 +119,14 @@ def options() -> dict[str, Any]:
 
 def _number(data: dict, key: str, bounds: tuple[float, float], default: float) -> float:
     value = data.get(key, default)
-    # bool is an int subclass in Python, but `true` is not a learning rate.
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise RequestError(f"{key}={value!r} is not a finite number", field=key)
+    # bool is an int subclass in Python, but `true` is not a learning rate. An int is compared as it is: a
+    # 400-digit one would overflow math.isfinite's conversion to float.
+    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
+    if isinstance(value, bool) or not finite:
+        raise RequestError(f"{key}={show(value)} is not a finite number", field=key)
     lo, hi = bounds
     if not lo <= value <= hi:
-        raise RequestError(f"{key}={value!r} is out of range: expected {lo:g} ≤ {key} ≤ {hi:g}", field=key)
+        raise RequestError(f"{key}={show(value)} is out of range: expected {lo:g} ≤ {key} ≤ {hi:g}", field=key)
     return float(value)
 
 
@@ -118,16 +134,16 @@ def _integer(data: dict, key: str, bounds: tuple[int, int], default: int, label:
     value = data.get(key, default)
     label = label or key
     if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestError(f"{label}={value!r} is not an integer", field=key)
+        raise RequestError(f"{label}={show(value)} is not an integer", field=key)
     lo, hi = bounds
     if not lo <= value <= hi:
-        raise RequestError(f"{label}={value!r} is out of range: expected {lo} ≤ {label} ≤ {hi}", field=key)
+        raise RequestError(f"{label}={show(value)} is out of range: expected {lo} ≤ {label} ≤ {hi}", field=key)
     return value
 
 
 def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
-        raise RequestError(f"unknown {key} {value!r}: expected one of {', '.join(allowed)}", field=key)
+        raise RequestError(f"unknown {key} {show(value)}: expected one of {', '.join(allowed)}", field=key)
     return value
 
 
@@ -138,11 +154,11 @@ def parse_config(data: Any) -> Config:
     default = Config()
     unknown = sorted(set(data) - set(default.to_json()))
     if unknown:
-        raise RequestError(f"unknown configuration key {unknown[0]!r}", field=unknown[0])
+        raise RequestError(f"unknown configuration key {show(unknown[0])}", field=clip(unknown[0], 40))
 
     hidden = data.get("hidden", list(default.hidden))
     if not isinstance(hidden, list):
-        raise RequestError(f"hidden={hidden!r} must be a list of layer widths", field="hidden")
+        raise RequestError(f"hidden={show(hidden)} must be a list of layer widths", field="hidden")
     if len(hidden) > MAX_HIDDEN_LAYERS:
         raise RequestError(f"{len(hidden)} hidden layers: at most {MAX_HIDDEN_LAYERS} are allowed", field="hidden")
     for i, units in enumerate(hidden):
@@ -153,7 +169,7 @@ def parse_config(data: Any) -> Config:
         activation = [activation] * len(hidden)
     if not isinstance(activation, list) or len(activation) != len(hidden):
         raise RequestError(
-            f"activation must be one name or a list of {len(hidden)} (one per hidden layer), got {activation!r}",
+            f"activation must be one name or a list of {len(hidden)} (one per hidden layer), got {show(activation)}",
             field="activation",
         )
     for name in activation:
@@ -161,7 +177,7 @@ def parse_config(data: Any) -> Config:
 
     batchnorm = data.get("batchnorm", default.batchnorm)
     if not isinstance(batchnorm, bool):
-        raise RequestError(f"batchnorm={batchnorm!r} must be true or false", field="batchnorm")
+        raise RequestError(f"batchnorm={show(batchnorm)} must be true or false", field="batchnorm")
 
     dataset = _choice("dataset", data.get("dataset", default.dataset), DATASETS)
     upload = data.get("upload")
@@ -207,11 +223,14 @@ def parse_upload(content: bytes, filename: str = "upload.csv", target: str | Non
         with os.fdopen(fd, "wb") as f:
             f.write(content)
         if target is None:
-            header = next(csv.reader(io.StringIO(content.decode("utf-8-sig", errors="replace"))), [])
+            text = content.decode("utf-8-sig", errors="replace")
+            header = next(csv.reader(io.StringIO(text, newline="")), [])
             target = header[-1].strip() if header else ""
         X, y, names = datasets.load_csv(path, target=target)
     except datasets.CSVError as exc:
         raise RequestError(str(exc).replace(path, filename), field="file") from exc
+    except csv.Error as exc:  # the header row itself is not CSV (a stray carriage return, a NUL byte)
+        raise RequestError(f"{filename}: row 1 is not valid CSV: {exc}", field="file") from exc
     finally:
         os.unlink(path)
     if len(X) > MAX_UPLOAD_ROWS:

@@ -1,10 +1,15 @@
 """Training sessions: one per browser tab, trained server-side by the NumPy engine and streamed as frames.
 
-A :class:`Session` owns a model, its optimiser and its data. While playing, an asyncio task alternates between
-training in a worker thread (so the event loop keeps serving other tabs) and publishing a *frame*: a JSON
-snapshot with the losses and accuracies, the decision boundary on a grid, the per-layer gradient statistics of
-``model.stats()`` and the weights for the network diagram. :class:`SessionManager` caps the number of sessions,
-reaps the idle ones and holds uploaded data sets.
+A :class:`Session` owns a model, its optimiser and its data. While playing, a worker thread (so the event loop
+keeps serving other tabs) alternates between training and taking a *frame*, which the event loop publishes to the
+session's streams: a JSON snapshot with the losses and accuracies, the decision boundary on a grid, the per-layer
+gradient statistics of ``model.stats()`` and the weights for the network diagram. :class:`SessionManager` caps
+the number of sessions, reaps the idle ones and holds uploaded data sets.
+
+A frame costs two passes over the data: one observed training-mode forward/backward over the training set (the
+meter, and the training loss when the network has no batch norm) and one evaluation-mode forward over the test
+set and the boundary grid stacked together. The parts of the JSON that change slowly (the loss history, the
+configuration) are serialised once, not per frame, and the grid's probabilities are printed from a table.
 """
 
 from __future__ import annotations
@@ -16,21 +21,24 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
 
 from .. import nn
-from .schema import ENGINE_ACTIVATION, Config, RequestError
+from ..functions import sigmoid
+from .schema import ENGINE_ACTIVATION, Config, RequestError, show
 
-# Speed 1..10 → optimiser steps per frame; a frame also stops training after TRAIN_BUDGET seconds, so at high
-# speed the page still gets FRAME_INTERVAL-spaced updates and the fastest setting means "as fast as possible".
+# Speed 1..10 → optimiser steps per frame; a frame also stops training after its time slice, so at high speed
+# the page still gets FRAME_INTERVAL-spaced updates and the fastest setting means "as fast as possible".
 STEPS_PER_FRAME = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
 DEFAULT_SPEED = 6
-FRAME_INTERVAL = 0.15  # seconds between frames while playing (≈ 7 frames a second)
-TRAIN_BUDGET = 0.10  # seconds of training per frame at most
+FRAME_INTERVAL = 0.08  # seconds between frames while playing (12.5 frames a second)
+TRAIN_BUDGET = 0.06  # seconds of training per frame at most: a session playing alone
+MIN_TRAIN_BUDGET = 0.002  # ...and at least (one step is always taken)
 GRID = 40  # the decision boundary is sent as a GRID × GRID probability matrix
 DIAGRAM_UNITS = 16  # the diagram draws at most this many units per layer
 HISTORY_POINTS = 400  # loss curves are decimated to stay below this many points
@@ -113,6 +121,23 @@ def build_training(config: Config, seed_offset: int = 0):
     return model, loss, optimizer
 
 
+# "0", "0.001", ..., "1" and "null": the grid's probabilities rounded to 3 decimals, printed by table lookup
+# (a tenth of the time json.dumps takes for 1,600 floats; the grid is most of a frame).
+_PROBABILITY_TEXT = np.array([*(f"{i / 1000:.3f}".rstrip("0").rstrip(".") for i in range(1001)), "null"])
+
+
+def _probability_json(p: np.ndarray) -> str:
+    """A 2-D array of probabilities as a JSON nested list, rounded to 3 decimals; non-finite values are null."""
+    index = np.full(p.shape, len(_PROBABILITY_TEXT) - 1, dtype=np.intp)
+    finite = np.isfinite(p)
+    index[finite] = np.rint(np.clip(p[finite], 0.0, 1.0) * 1000)
+    return "[" + ",".join("[" + ",".join(row) + "]" for row in _PROBABILITY_TEXT[index].tolist()) + "]"
+
+
+def _json(value) -> str:
+    return json.dumps(value, separators=(",", ":"), allow_nan=False)
+
+
 def _rounded(a: np.ndarray, decimals: int) -> list:
     """A JSON-ready nested list; non-finite values become None (JSON has no NaN)."""
     a = np.round(np.asarray(a, dtype=np.float64), decimals)
@@ -125,21 +150,55 @@ def _finite(value: float, digits: int = 6) -> float | None:
     return float(f"{value:.{digits}g}") if math.isfinite(value) else None
 
 
+class Turns:
+    """The sessions of a server take turns to train: one at a time, each for an equal share of a frame interval.
+
+    The engine's small-array steps hold the GIL, so eight sessions training at once spend much of their time
+    handing it to one another (benchmarks/results/web_load.md). Taking turns runs each slice uninterrupted, and
+    equal shares give every playing session its FRAME_INTERVAL.
+    """
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # held by the session whose turn it is
+        self._count = threading.Lock()
+        self.playing = 0
+
+    @contextmanager
+    def joined(self) -> Iterator[None]:
+        with self._count:
+            self.playing += 1
+        try:
+            yield
+        finally:
+            with self._count:
+                self.playing -= 1
+
+    def share(self) -> float:
+        """Seconds of training a frame gets when every playing session has its turn once per FRAME_INTERVAL (a turn
+        that runs over makes the next frames late, and late frames train less: see ``Session._play``)."""
+        return min(TRAIN_BUDGET, FRAME_INTERVAL / max(1, self.playing))
+
+
 class Session:
     """One tab's training run. Model access is serialised by ``lock``; frames are published on the event loop."""
 
-    def __init__(self, sid: str, config: Config, data: Data, speed: int, executor: ThreadPoolExecutor) -> None:
+    def __init__(
+        self, sid: str, config: Config, data: Data, speed: int, executor: ThreadPoolExecutor, turns: Turns | None = None
+    ) -> None:
         self.id = sid
         self.speed = speed
         self.executor = executor
+        self.turns = turns or Turns()
         self.lock = threading.Lock()
         self.subscribers = 0
-        self.last_seen = time.monotonic()
+        self.last_seen = time.monotonic()  # the last request for it, or the last frame a stream delivered
         self.closed = False
         self.frame_json = ""
         self.version = 0
         self._changed = asyncio.Event()
-        self._task: asyncio.Task | None = None
+        self._task: asyncio.Future | None = None  # the training thread's play loop
+        self._stop = threading.Event()  # tells it to stop (and wakes it from its wait between frames)
+        self._overhead = 0.0  # seconds a frame takes besides training (snapshot, queueing), smoothed
         self.data_version = 0
         self.configure(config, data)
 
@@ -157,13 +216,20 @@ class Session:
             xs = np.linspace(data.extent[0], data.extent[1], GRID)
             ys = np.linspace(data.extent[2], data.extent[3], GRID)
             gx, gy = np.meshgrid(xs, ys)  # row i is y = ys[i] (bottom first), column j is x = xs[j]
-            self._grid = data.standardize(np.column_stack([gx.ravel(), gy.ravel()]))
+            grid = data.standardize(np.column_stack([gx.ravel(), gy.ravel()]))
+            # Without batch norm, training and evaluation mode compute the same function, so the observed pass
+            # over the training set also gives its loss; with it, the training set joins the evaluation pass.
+            self._same_in_eval = not any(isinstance(layer, nn.BatchNorm1d) for layer in self.model.layers)
+            stacked = [self._Xs_test, grid] if self._same_in_eval else [self._Xs_train, self._Xs_test, grid]
+            self._eval_X = np.concatenate(stacked)
+            self._config_json = _json(config.to_json())
             self._rng = np.random.default_rng(config.seed)
             self._order = self._rng.permutation(len(data.X_train))
             self._cursor = 0
             self.step = self.epoch = 0
             self.status, self.message = "paused", ""
             self.history: list[list] = []
+            self._history_json: list[str] = []  # the points of self.history, serialised once each
             self._history_stride = 1
             self._frames = 0
             self.data_version += 1
@@ -181,13 +247,17 @@ class Session:
             raise RequestError(f"{self.message}; reset it or change the configuration", 409)
         if not self.playing:
             self.status = "running"
-            self._task = asyncio.get_running_loop().create_task(self._run())
+            self._stop.clear()
+            loop = asyncio.get_running_loop()
+            self._task = loop.run_in_executor(self.executor, self._play, loop)
 
     async def pause(self) -> None:
         if self.playing:
+            self._stop.set()
+            await self._task
+            # Only now: the training thread may have set "diverged" meanwhile, which must not become "paused".
             if self.status == "running":
                 self.status = "paused"
-            await self._task
             await asyncio.get_running_loop().run_in_executor(self.executor, self._advance, 0, 0.0)
             self._publish()  # the last frame said "running"
         self._task = None
@@ -212,42 +282,64 @@ class Session:
 
     # --- training (worker thread) ---------------------------------------------------------------------------
 
-    async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
-        while self.status == "running":
-            start = loop.time()
-            steps = STEPS_PER_FRAME[self.speed - 1]
-            await loop.run_in_executor(self.executor, self._advance, steps, TRAIN_BUDGET)
-            self._publish()
-            await asyncio.sleep(max(0.0, FRAME_INTERVAL - (loop.time() - start)))
+    def _play(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Train and take frames until paused or diverged, one frame every FRAME_INTERVAL seconds.
+
+        The whole loop runs in the training thread (a round trip through the event loop per frame would wait
+        for the GIL several times) and only hands each finished frame to the event loop. Training waits for the
+        session's turn; the snapshot does not (it overlaps the next session's turn). Frames are due on a fixed
+        schedule: one that ran late (the machine was busy) shortens the next one's training, so the frame rate
+        holds on average.
+        """
+        due = time.perf_counter()
+        with self.turns.joined():
+            while self.status == "running" and not self._stop.is_set():
+                due += FRAME_INTERVAL
+                with self.lock:
+                    with self.turns.lock:
+                        # The session's share of the interval, or less if this frame is late; the snapshot and the
+                        # last step's overrun come on top.
+                        start = time.perf_counter()
+                        budget = max(MIN_TRAIN_BUDGET, min(self.turns.share(), due - start - self._overhead))
+                        self._train(STEPS_PER_FRAME[self.speed - 1], budget)
+                    self.frame_json = self._snapshot()
+                end = time.perf_counter()
+                loop.call_soon_threadsafe(self._publish)
+                self._overhead = 0.7 * self._overhead + 0.3 * max(0.0, end - start - budget)
+                due = max(due, end - FRAME_INTERVAL)  # never owe more than one frame: no burst after a stall
+                self._stop.wait(max(0.0, due - end))
 
     def _advance(self, steps: int, budget: float) -> None:
         """Run up to ``steps`` mini-batch steps (fewer if ``budget`` seconds pass), then take a snapshot."""
         with self.lock:
-            deadline = time.perf_counter() + budget
-            # A diverging run's last finite parameters can still give overflowing outputs that draw nothing, so on
-            # divergence the page shows the network as it was when this frame began.
-            frame_start = self.optimizer.values.copy()
-            n = len(self._order)
-            batch = min(self.config.batch_size, n)
-            for _ in range(steps):
-                if self._cursor >= n:
-                    self._order = self._rng.permutation(n)
-                    self._cursor = 0
-                    self.epoch += 1
-                idx = self._order[self._cursor : self._cursor + batch]
-                self._cursor += batch
-                try:
-                    with np.errstate(all="ignore"):
-                        self._guarded_step(self._Xs_train[idx], self.data.y_train[idx], self.epoch, self.step)
-                except nn.DivergenceError as exc:
-                    np.copyto(self.optimizer.values, frame_start)
-                    self._diverged(exc.what)
-                    break
-                self.step += 1
-                if time.perf_counter() > deadline:
-                    break
+            self._train(steps, budget)
             self.frame_json = self._snapshot()
+
+    def _train(self, steps: int, budget: float) -> None:
+        """Up to ``steps`` mini-batch steps, fewer if ``budget`` seconds pass (at least one). Hold ``self.lock``."""
+        deadline = time.perf_counter() + budget
+        # A diverging run's last finite parameters can still give overflowing outputs that draw nothing, so on
+        # divergence the page shows the network as it was when this frame began.
+        frame_start = self.optimizer.values.copy()
+        n = len(self._order)
+        batch = min(self.config.batch_size, n)
+        for _ in range(steps):
+            if self._cursor >= n:
+                self._order = self._rng.permutation(n)
+                self._cursor = 0
+                self.epoch += 1
+            idx = self._order[self._cursor : self._cursor + batch]
+            self._cursor += batch
+            try:
+                with np.errstate(all="ignore"):
+                    self._guarded_step(self._Xs_train[idx], self.data.y_train[idx], self.epoch, self.step)
+            except nn.DivergenceError as exc:
+                np.copyto(self.optimizer.values, frame_start)
+                self._diverged(exc.what)
+                break
+            self.step += 1
+            if time.perf_counter() > deadline:
+                break
 
     def _diverged(self, what: str) -> None:
         self.status = "diverged"
@@ -257,56 +349,66 @@ class Session:
             "it was a frame earlier)"
         )
 
-    def _gradient_stats(self) -> list[dict]:
-        """``model.stats()`` after one observed forward/backward over the whole training set.
+    def _observed_pass(self) -> tuple[np.ndarray, list[dict]]:
+        """The training-set logits and ``model.stats()`` after one observed forward/backward over the whole set.
 
         The full set rather than the last mini-batch gives a steady meter. Training mode, as the optimiser sees
         it (batch norm on batch statistics); the running statistics are restored so that looking changes nothing.
         """
-        from ..nn import BatchNorm1d
-
         saved = [
             (bn, bn.running_mean.copy(), bn.running_var.copy())
             for bn in self.model.layers
-            if isinstance(bn, BatchNorm1d)
+            if isinstance(bn, nn.BatchNorm1d)
         ]
         self.model.observe(True, threshold=self.config.threshold)
         try:
-            with np.errstate(all="ignore"):
-                logits = self.model.forward(self._Xs_train)
-                self._eval_loss.forward(logits, self.data.y_train)
-                self.model.backward(self._eval_loss.backward())
-            return self.model.stats()
+            logits = self.model.forward(self._Xs_train)
+            self._eval_loss.forward(logits, self.data.y_train)
+            self.model.backward(self._eval_loss.backward())
+            return logits, self.model.stats()
         finally:
             self.model.observe(False)
             for bn, mean, var in saved:
                 bn.running_mean[...], bn.running_var[...] = mean, var
 
-    def _evaluate(self, Xs: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def _eval_logits(self) -> np.ndarray:
+        """Evaluation-mode logits of ``_eval_X`` (test set and grid, and the training set with batch norm)."""
         self.model.eval()
         try:
-            with np.errstate(all="ignore"):
-                logits = self.model.forward(Xs)
-                loss = float(self._eval_loss.forward(logits, y))
+            return self.model.forward(self._eval_X).reshape(-1)
         finally:
             self.model.train()
-        accuracy = float(np.mean((logits.reshape(-1) > 0) == (y == 1)))
-        return loss, accuracy
+
+    def _score(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+        loss = float(self._eval_loss.forward(logits.reshape(-1, 1), y))
+        return loss, float(np.mean((logits.reshape(-1) > 0) == (y == 1)))
+
+    def _record(self, point: list) -> None:
+        """Add a point to the loss history, keeping it under HISTORY_POINTS by halving it when it grows past."""
+        if self.history and self.history[-1][0] == self.step:
+            return
+        if self._frames % self._history_stride == 0:
+            self.history.append(point)
+            self._history_json.append(_json(point))
+        self._frames += 1
+        if len(self.history) > HISTORY_POINTS:  # keep every other point and record half as often from now on
+            self.history, self._history_json = self.history[::2], self._history_json[::2]
+            self._history_stride *= 2
 
     def _snapshot(self) -> str:
         """The frame the page draws, as JSON (built in the worker thread, so the event loop only forwards it)."""
-        train_loss, train_acc = self._evaluate(self._Xs_train, self.data.y_train)
-        test_loss, test_acc = self._evaluate(self._Xs_test, self.data.y_test)
-        point = [self.step, _finite(train_loss), _finite(test_loss), round(train_acc, 4), round(test_acc, 4)]
-        if not self.history or self.history[-1][0] != self.step:
-            if self._frames % self._history_stride == 0:
-                self.history.append(point)
-            self._frames += 1
-            if len(self.history) > HISTORY_POINTS:  # keep every other point and record half as often from now on
-                self.history = self.history[::2]
-                self._history_stride *= 2
+        n_train, n_test = len(self._Xs_train), len(self._Xs_test)
         with np.errstate(all="ignore"):
-            proba = self.model.predict_proba(self._grid).reshape(GRID, GRID)
+            train_logits, stats = self._observed_pass()
+            logits = self._eval_logits()
+            if not self._same_in_eval:
+                train_logits, logits = logits[:n_train], logits[n_train:]
+            train_loss, train_acc = self._score(train_logits, self.data.y_train)
+            test_loss, test_acc = self._score(logits[:n_test], self.data.y_test)
+            proba = sigmoid(logits[n_test:]).reshape(GRID, GRID)
+        point = [self.step, _finite(train_loss), _finite(test_loss), round(train_acc, 4), round(test_acc, 4)]
+        self._record(point)
+        history = self._history_json if self.history[-1] == point else [*self._history_json, _json(point)]
         layers = [
             {
                 "layer": s["layer"],
@@ -317,7 +419,7 @@ class Session:
                 "saturation": _finite(s["saturation"], 4),
                 "preact_std": _finite(s["preact_std"], 4),
             }
-            for s in self._gradient_stats()
+            for s in stats
         ]
         weights = [_rounded(d.W.value[:DIAGRAM_UNITS, :DIAGRAM_UNITS], 3) for d in self.model.dense_layers()]
         frame = {
@@ -330,13 +432,12 @@ class Session:
             "test_loss": _finite(test_loss),
             "train_accuracy": round(train_acc, 4),
             "test_accuracy": round(test_acc, 4),
-            "history": self.history if self.history[-1] == point else [*self.history, point],
-            "grid": _rounded(proba, 3),
             "layers": layers,
             "weights": weights,
-            "config": self.config.to_json(),
         }
-        return json.dumps(frame, separators=(",", ":"), allow_nan=False)
+        # The pre-serialised parts are spliced in: the history and the configuration are not re-encoded.
+        history_json, grid_json = "[" + ",".join(history) + "]", _probability_json(proba)
+        return f'{_json(frame)[:-1]},"history":{history_json},"grid":{grid_json},"config":{self._config_json}}}'
 
     # --- publishing (event loop) ----------------------------------------------------------------------------
 
@@ -377,44 +478,59 @@ class Session:
 
 
 class SessionManager:
-    """The live sessions (at most ``max_sessions``), the uploaded data sets, and the training threads."""
+    """The live sessions (at most ``max_sessions``), the uploaded data sets, and the training threads.
+
+    A session is idle when nobody has asked about it and none of its streams has delivered a frame for
+    ``idle_timeout`` seconds; :meth:`reap` closes those. A tab that stopped reading its stream counts as idle: its
+    frames stop being delivered once the connection's buffers are full (keepalives do not count as activity).
+    """
 
     def __init__(
         self,
         max_sessions: int = 8,
-        idle_timeout: float = 300.0,
+        idle_timeout: float = 60.0,
         max_uploads: int = 32,
     ) -> None:
         self.max_sessions = max_sessions
         self.idle_timeout = idle_timeout
         self.max_uploads = max_uploads
         self.sessions: dict[str, Session] = {}
+        self._creating = 0  # slots reserved by sessions being built
         self.uploads: OrderedDict[str, tuple[np.ndarray, np.ndarray, list[str]]] = OrderedDict()
-        # One thread per session: a slow model never queues behind another tab's.
-        self.executor = ThreadPoolExecutor(max_workers=max_sessions, thread_name_prefix="sigmoidlab-train")
+        # One thread per playing session (its play loop holds it; the loops take turns to train) and two more
+        # for the short jobs: building a session, a single step, a reconfiguration.
+        self.executor = ThreadPoolExecutor(max_workers=max_sessions + 2, thread_name_prefix="sigmoidlab-train")
+        self.turns = Turns()
 
     def data_for(self, config: Config) -> Data:
         return build_data(config, self.uploads.get(config.upload) if config.upload else None)
 
+    def _build(self, config: Config, speed: int) -> Session:
+        sid = secrets.token_urlsafe(12)  # unguessable: on a shared network one tab cannot drive another
+        return Session(sid, config, self.data_for(config), speed, self.executor, self.turns)
+
     async def create(self, config: Config, speed: int = DEFAULT_SPEED) -> Session:
         await self.reap()
-        if len(self.sessions) >= self.max_sessions:
+        # The check and the reservation run with no await between them, so concurrent requests cannot all pass
+        # the check before any of them is counted.
+        if len(self.sessions) + self._creating >= self.max_sessions:
             raise RequestError(
                 f"the server is at its limit of {self.max_sessions} training sessions; close another tab or try "
                 f"again later (idle sessions are closed after {self.idle_timeout:g} s)",
                 status=429,
             )
-        data = self.data_for(config)
-        sid = secrets.token_urlsafe(12)  # unguessable: on a shared network one tab cannot drive another
-        loop = asyncio.get_running_loop()
-        session = await loop.run_in_executor(self.executor, Session, sid, config, data, speed, self.executor)
-        self.sessions[sid] = session
+        self._creating += 1
+        try:
+            session = await asyncio.get_running_loop().run_in_executor(self.executor, self._build, config, speed)
+        finally:
+            self._creating -= 1
+        self.sessions[session.id] = session
         return session
 
     def get(self, sid: str) -> Session:
         session = self.sessions.get(sid)
         if session is None:
-            raise RequestError(f"no session {sid!r} (it may have been closed after being idle)", status=404)
+            raise RequestError(f"no session {show(sid)} (it may have been closed after being idle)", status=404)
         session.touch()
         return session
 
@@ -424,11 +540,12 @@ class SessionManager:
         await session.close()
 
     async def reap(self) -> list[str]:
-        """Close the sessions nobody is watching that have had no request for ``idle_timeout`` seconds."""
+        """Close the sessions that have been idle for ``idle_timeout`` seconds (no request, no frame delivered)."""
         now = time.monotonic()
-        idle = [s for s in self.sessions.values() if s.subscribers == 0 and now - s.last_seen > self.idle_timeout]
-        for session in idle:
+        idle = [s for s in self.sessions.values() if now - s.last_seen > self.idle_timeout]
+        for session in idle:  # all removed before the first await: a concurrent reap sees the rest
             del self.sessions[session.id]
+        for session in idle:
             await session.close()
         return [s.id for s in idle]
 
@@ -440,6 +557,7 @@ class SessionManager:
         return token
 
     async def shutdown(self) -> None:
-        for sid in list(self.sessions):
-            await self.delete(sid)
+        while self.sessions:
+            _, session = self.sessions.popitem()
+            await session.close()
         self.executor.shutdown(wait=False, cancel_futures=True)

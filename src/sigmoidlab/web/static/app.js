@@ -244,6 +244,14 @@ async function control(action, extra = {}) {
   }
 }
 
+// The server closes a session that has had no request and delivered no frame for options.idle_timeout seconds,
+// so that tabs nobody looks at do not hold its few slots. While this page is shown, it says it is still here.
+function heartbeat() {
+  if (session && document.visibilityState === "visible") {
+    api("GET", `/api/sessions/${session}`).catch(() => {}); // a closed session says so on its stream
+  }
+}
+
 let isPlaying = false;
 function playing(on) {
   isPlaying = on;
@@ -596,6 +604,8 @@ async function main() {
     return;
   }
   speed = options.default_speed;
+  setInterval(heartbeat, (Math.max(1, options.idle_timeout) * 1000) / 3);
+  document.addEventListener("visibilitychange", heartbeat);
   buildControls();
   config = configFromURL();
   showConfig();
