@@ -38,8 +38,8 @@ demo: $(VENV)/.stamp-base
 	$(BIN)/sigmoidlab demo --out $(DEMO_OUT)
 
 lint: $(VENV)/.stamp-test
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src tests benchmarks tools
+	$(BIN)/ruff format --check src tests benchmarks tools
 
 test: $(VENV)/.stamp-test chromium lint
 	$(BIN)/python -m pytest -n 2 $(PYTEST_ARGS)

@@ -22,3 +22,17 @@ def test_docstring_examples(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 1
     assert result.failed == 0
+
+
+def test_readme_tables_are_the_measured_ones():
+    """Every README table marked as a benchmark result is the results file, verbatim (tools/readme_tables.py)."""
+    import importlib.util
+
+    path = README.parent / "tools" / "readme_tables.py"
+    spec = importlib.util.spec_from_file_location("readme_tables", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    text = README.read_text(encoding="utf-8")
+    blocks = module.BLOCK.findall(text)
+    assert len(blocks) >= 1
+    assert module.render(text)[1] == []
