@@ -14,6 +14,7 @@ import socket
 import threading
 import time
 from contextlib import contextmanager
+from pathlib import Path
 
 import httpx
 import numpy as np
@@ -23,6 +24,7 @@ from sklearn.metrics import accuracy_score, log_loss
 from starlette.testclient import TestClient
 
 import sigmoidlab as sl
+from sigmoidlab import nn
 from sigmoidlab.web import create_app, schema
 from sigmoidlab.web.schema import MAX_UPLOAD_BYTES, MAX_UPLOAD_ROWS, RequestError
 from sigmoidlab.web.sessions import GRID, Session, SessionManager
@@ -67,13 +69,43 @@ def test_security_headers_on_every_response(client, path):
     assert r.headers["referrer-policy"] == "no-referrer"
 
 
+STATIC = Path(schema.__file__).parent / "static"
+MODULES = sorted(p.name for p in STATIC.glob("*.js"))
+
+
 def test_page_loads_only_its_own_files(client):
     html = client.get("/").text
-    assert re.findall(r"<script\b[^>]*>", html) == ['<script src="/static/app.js" defer>']  # no inline script
+    assert re.findall(r"<script\b[^>]*>", html) == ['<script type="module" src="/static/app.js">']  # no inline script
     assert "style=" not in html and "<style" not in html
-    for path in ("/", "/static/app.js", "/static/app.css"):
-        text = client.get(path).text
-        assert not re.search(r"https?://", text), f"{path} refers to another origin"
+    for path in ("/", "/static/app.css", *(f"/static/{name}" for name in MODULES)):
+        r = client.get(path)
+        assert r.status_code == 200 and not re.search(r"https?://", r.text), f"{path} refers to another origin"
+    # Every module the page imports is served (an ES module that fails to load stops the whole page).
+    for name in MODULES:
+        for imported in re.findall(r'from "\./([\w.]+)"', client.get(f"/static/{name}").text):
+            assert imported in MODULES, f"{name} imports the missing {imported}"
+        assert client.get(f"/static/{name}").headers["content-type"].startswith("text/javascript")
+
+
+def test_the_page_takes_its_names_from_the_server(client):
+    """Preset, initialiser, optimiser, loss and activation names live on the server (nn's registries): the page's
+    scripts do not spell them ("sigmoid" is also a key of /api/sigmoid's answer, so it is left out)."""
+    o = client.get("/api/options").json()
+    assert o["inits"] == list(nn.INITIALIZERS.names()) and o["optimizers"] == list(nn.OPTIMIZERS.names())
+    assert o["losses"] == list(nn.LOSSES.names()) and all(a in nn.ACTIVATIONS for a in o["activations"])
+    names = [p["name"] for p in o["presets"]] + o["inits"] + o["optimizers"] + o["losses"] + o["activations"][1:]
+    scripts = "".join((STATIC / name).read_text() for name in MODULES) + (STATIC / "index.html").read_text()
+    assert [name for name in names if f'"{name}"' in scripts or f"'{name}'" in scripts] == []
+    assert set(o["labels"]["optimizer"]) == set(o["optimizers"]) and set(o["labels"]["loss"]) == set(o["losses"])
+
+
+def test_every_preset_is_a_valid_configuration(client):
+    presets = client.get("/api/options").json()["presets"]
+    assert [p["name"] for p in presets] == ["xor", "deep", "deep-bn", "deep-relu"]
+    for preset in presets:
+        r = client.post("/api/sessions", json=preset["config"])
+        assert r.status_code == 201 and r.json()["config"]["hidden"] == preset["config"]["hidden"], r.text
+        client.delete(f"/api/sessions/{r.json()['id']}")
 
 
 def test_unknown_api_route_is_json_404(client):
@@ -192,7 +224,51 @@ def test_bad_configuration_is_422_naming_the_field(client, config, fragment):
     r = client.post("/api/sessions", json=config)
     assert r.status_code == 422, r.text
     assert fragment in r.json()["error"]
+    assert r.json()["field"] in {*config, "upload"}  # the field the error is about, for the page to point at
     assert client.app.state.manager.sessions == {}  # nothing was created
+
+
+@pytest.mark.parametrize(
+    ("config", "hidden", "activation"),
+    [({}, [4, 4], ["tanh", "tanh"]), ({"activation": "relu"}, [4, 4], ["relu", "relu"]),
+     ({"hidden": [3]}, [3], ["sigmoid"]), ({"hidden": [], "activation": "tanh"}, [], [])],
+)  # fmt: skip
+def test_missing_keys_take_the_defaults(client, config, hidden, activation):
+    r = client.post("/api/sessions", json=config)
+    assert r.status_code == 201 and r.json()["config"]["hidden"] == hidden
+    assert r.json()["config"]["activation"] == activation
+
+
+@pytest.mark.parametrize("key", ["noise", "n_samples", "test_fraction", "lr", "batch_size", "seed", "threshold"])
+def test_a_value_past_its_limit_names_the_field_and_both_limits(client, key):
+    options = client.get("/api/options").json()
+    lo, hi = options[key]  # the limits the page's controls are built with
+    limits = [f"{v:g}" if isinstance(v, float) else str(v) for v in (lo, hi)]
+    just_below = [] if key in options["integers"] else [lo - 1e-9 * max(1, abs(lo))]
+    for value in (lo - 1, hi + 1, *just_below):
+        r = client.post("/api/sessions", json={key: value})
+        assert r.status_code == 422 and r.json()["field"] == key, r.text
+        assert r.json()["error"].endswith(f"out of range: expected {limits[0]} ≤ {key} ≤ {limits[1]}")
+    assert client.post("/api/sessions", json={key: lo}).status_code == 201  # both limits are allowed
+    assert client.post("/api/sessions", json={key: hi}).status_code == 201
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field", "fragment"),
+    [
+        ({"action": "speed"}, 422, "speed", "from 1 to 10"),
+        ({"action": "speed", "speed": 2.5}, 422, "speed", "speed=2.5 is not an integer"),
+        ({"action": "speed", "speed": 11}, 422, "speed", "expected 1 ≤ speed ≤ 10"),
+        ({}, 422, "action", "action is missing"),
+        ({"action": 1}, 422, "action", "unknown action 1: expected one of 'play'"),
+        ([1], 400, None, "JSON object"),
+    ],
+)
+def test_bad_control_request(client, body, status, field, fragment):
+    sid = _session(client)
+    r = client.post(f"/api/sessions/{sid}/control", json=body)
+    assert r.status_code == status and r.json().get("field") == field and fragment in r.json()["error"], r.text
+    assert client.get(f"/api/sessions/{sid}").json()["speed"] == 6  # nothing changed
 
 
 @pytest.mark.parametrize(
@@ -293,6 +369,7 @@ def test_session_lifecycle(client):
     assert info["step"] == 3
     assert client.post(f"/api/sessions/{sid}/control", json={"action": "speed", "speed": 3}).json()["speed"] == 3
     assert client.post(f"/api/sessions/{sid}/control", json={"action": "play"}).json()["status"] == "running"
+    _wait(lambda: client.get(f"/api/sessions/{sid}").json()["step"] > 3)  # the play loop has trained
     info = client.post(f"/api/sessions/{sid}/control", json={"action": "pause"}).json()
     assert info["status"] == "paused" and info["step"] > 3
     frame = json.loads(client.app.state.manager.sessions[sid].frame_json)

@@ -5,12 +5,16 @@ that the console stays clean (a CSP violation would show there). Saves the READM
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlparse
 
+import httpx
 import pytest
 
 from test_web_api import running_server
+
+expect = pytest.importorskip("playwright.sync_api").expect
 
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
@@ -58,17 +62,34 @@ def page(browser):
     context.close()
 
 
-def _until(page, condition, timeout: float = 10.0) -> None:
-    """Poll ``condition()`` from Python: the page's CSP (no 'unsafe-eval') rules out ``page.wait_for_function``."""
-    for _ in range(int(timeout / 0.1)):
-        if condition():
-            return
-        page.wait_for_timeout(100)
-    raise AssertionError(f"condition not met within {timeout} s")
+# The page marks on <body> what it has done; the tests wait on those markers (with Playwright's ``expect``, which
+# polls the DOM without eval, so the page's CSP holds), never a fixed time:
+#   data-ready         the page has built its controls and started its session
+#   data-applied       the configuration the server last acknowledged, as the query string the URL starts with
+#   data-frame-config  the configuration of the frame on screen
+#   data-heartbeats    how many times the page has told the server it is still shown
 
 
-def _paused(page) -> bool:
-    return page.inner_text("#status") == "paused"
+def _applied(page) -> None:
+    """Wait until the server has the configuration the URL shows (changes are sent 200 ms after the last one)."""
+    expect(page).to_have_url(re.compile(r"\?"))
+    query = urlparse(page.url).query.split("&speed=")[0]
+    expect(page.locator("body")).to_have_attribute("data-applied", query)
+
+
+def _shows(page, step: int) -> None:
+    """Wait until the page shows the frame after ``step`` optimiser steps of the configuration in the URL."""
+    _applied(page)
+    query = page.get_attribute("body", "data-applied")
+    expect(page.locator("body")).to_have_attribute("data-frame-config", query)
+    expect(page.locator("#step-count")).to_have_text(str(step))
+
+
+def _open(page, base: str | None) -> None:
+    """Load the page (``base`` None: reload it) and wait until it is ready, its session paused."""
+    page.goto(base + "/") if base else page.reload()
+    expect(page.locator("body")).to_have_attribute("data-ready", "1")
+    expect(page.locator("#status")).to_have_text("paused")
 
 
 def _grad_norms(page) -> list[float]:
@@ -77,8 +98,7 @@ def _grad_norms(page) -> list[float]:
 
 def test_xor_trains_in_the_browser(page):
     with running_server() as base:
-        page.goto(base + "/")
-        _until(page, lambda: _paused(page))
+        _open(page, base)
         # The default network is not the one we want: build it with the controls.
         page.select_option("#dataset", "xor")
         while page.inner_text("#n-layers") != "1":
@@ -86,19 +106,19 @@ def test_xor_trains_in_the_browser(page):
         page.fill("#layers input.units", "4")
         page.dispatch_event("#layers input.units", "change")
         page.select_option("#layers select.activation", "sigmoid")
-        _until(page, lambda: "hidden=4&activation=sigmoid" in page.url)
-        page.wait_for_timeout(600)  # the configuration is sent 200 ms after the last change
-        assert page.inner_text("#step-count") == "0"
+        expect(page).to_have_url(re.compile("hidden=4&activation=sigmoid"))
+        _shows(page, 0)
 
         page.click("#play")
-        _until(page, lambda: float(page.inner_text("#test-accuracy").replace("–", "0")) >= 0.9, timeout=60)
+        accuracy_at_least_09 = re.compile(r"^(0\.9\d\d|1\.000)$")
+        expect(page.locator("#test-accuracy")).to_have_text(accuracy_at_least_09, timeout=60_000)
         # One bar per weight layer: the hidden layer and the output layer.
         assert page.locator("#grad-meter .meter-row").count() == 2
         assert page.get_attribute("#grad-meter", "data-bars") == "2"
         assert "sigmoid" in page.inner_text("#grad-meter") and "output" in page.inner_text("#grad-meter")
         assert all(g > 0 for g in _grad_norms(page))
         page.click("#play")  # pause
-        _until(page, lambda: _paused(page))
+        expect(page.locator("#status")).to_have_text("paused")
 
         out = ROOT / "test-artifacts"
         out.mkdir(exist_ok=True)
@@ -106,8 +126,7 @@ def test_xor_trains_in_the_browser(page):
         # docs/playground.png in the README is a copy of this artifact, refreshed by hand so tests leave git clean.
 
         # The URL holds the whole configuration: reloading it rebuilds the same controls.
-        page.reload()
-        _until(page, lambda: _paused(page))
+        _open(page, None)
         assert page.input_value("#dataset") == "xor" and page.inner_text("#n-layers") == "1"
         assert page.input_value("#layers select.activation") == "sigmoid"
 
@@ -117,17 +136,18 @@ def test_xor_trains_in_the_browser(page):
 
 def test_batch_norm_brings_back_the_vanishing_gradients(page):
     with running_server() as base:
-        page.goto(base + "/")
-        _until(page, lambda: _paused(page))
+        _open(page, base)
+        presets = {p["name"]: p for p in httpx.get(base + "/api/options").json()["presets"]}
+        # The page's preset buttons are the server's presets.
+        assert page.locator("[data-preset]").evaluate_all("bs => bs.map(b => b.dataset.preset)") == list(presets)
         norms = {}
         for preset in ("deep", "deep-bn"):
             page.click(f"[data-preset='{preset}']")
-            flag = f"batchnorm={int(preset == 'deep-bn')}"
-            _until(page, lambda flag=flag: flag in page.url)
-            _until(page, lambda: page.locator("#grad-meter .meter-row").count() == 7)
-            page.wait_for_timeout(600)  # the configuration is sent 200 ms after the last change
+            expect(page).to_have_url(re.compile(f"batchnorm={int(presets[preset]['config']['batchnorm'])}"))
+            _shows(page, 0)
+            expect(page.locator("#grad-meter .meter-row")).to_have_count(7)
             page.click("#step")
-            _until(page, lambda: page.inner_text("#step-count") == "1")
+            _shows(page, 1)
             norms[preset] = _grad_norms(page)
         deep, bn = norms["deep"], norms["deep-bn"]
         # Six sigmoid layers with the standard init: the meter's bars shrink towards the input...
@@ -138,12 +158,12 @@ def test_batch_norm_brings_back_the_vanishing_gradients(page):
 
 
 def test_a_shown_page_keeps_its_paused_session(page):
-    # The server closes sessions idle for 1 s; the page, paused and shown, asks about its session now and then.
+    # The server closes sessions idle for 1 s; the page, paused and shown, asks about its session now and then
+    # (every idle_timeout/3). Ten answered heartbeats: over 3 s, three idle timeouts.
     with running_server(idle_timeout=1.0, reap_interval=0.1) as base:
-        page.goto(base + "/")
-        _until(page, lambda: _paused(page))
-        page.wait_for_timeout(4000)
+        _open(page, base)
+        expect(page.locator("body")).to_have_attribute("data-heartbeats", re.compile(r"^\d{2,}$"), timeout=20_000)
         assert page.inner_text("#status") == "paused"  # not "closed"
         page.click("#step")
-        _until(page, lambda: page.inner_text("#step-count") == "1")
+        _shows(page, 1)
     assert page.outside == [] and page.errors == []

@@ -4,8 +4,8 @@
 method   path                                what
 =======  ==================================  ==========================================================
 GET      ``/``                               the page (``static/index.html``; its state lives in the URL)
-GET      ``/static/...``                     ``app.js``, ``app.css``
-GET      ``/api/options``                    enums, bounds and defaults the controls are built from
+GET      ``/static/...``                     ``app.js`` and the ES modules it imports, ``app.css``
+GET      ``/api/options``                    names, labels, bounds, defaults, presets: the page's controls
 GET      ``/api/sigmoid?x=&threshold=``      σ(x), σ'(x), σ''(x), the vanishing region, a curve to draw
 POST     ``/api/uploads``                    a CSV (multipart field ``file``, optional ``target``) → token
 POST     ``/api/sessions``                   a configuration (+ ``speed``) → a new session, paused
@@ -16,9 +16,9 @@ GET      ``/api/sessions/{id}/stream``       Server-Sent Events: ``data``, ``fra
 DELETE   ``/api/sessions/{id}``              close the session
 =======  ==================================  ==========================================================
 
-Every error is JSON ``{"error": message}`` with a 4xx status (a 500 only for a bug, without its traceback); every
-response carries the security headers. Request bodies are limited while they stream in (:class:`BodyLimit`): 64 KiB
-of JSON, or one CSV upload.
+Every error is JSON ``{"error": message, "field": name}`` with a 4xx status (``field`` when one field is at fault;
+a 500 only for a bug, without its traceback); every response carries the security headers. Request bodies are
+limited while they stream in (:class:`BodyLimit`): 64 KiB of JSON, or one CSV upload.
 """
 
 from __future__ import annotations
@@ -40,9 +40,8 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from ..functions import VANISHING_THRESHOLD
 from . import schema
-from .schema import RequestError, clip, show
+from .schema import RequestError, clip
 from .sessions import DEFAULT_SPEED, SessionManager
 
 STATIC = Path(__file__).parent / "static"
@@ -191,13 +190,6 @@ async def _json_body(request: Request) -> Any:
         raise RequestError(f"the request body is not valid JSON: {clip(str(exc), 120)}", status=400) from None
 
 
-def _speed(value: Any) -> int:
-    lo, hi = schema.SPEED_RANGE
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise RequestError(f"speed={show(value)} must be an integer from {lo} to {hi}", field="speed")
-    return value
-
-
 def _manager(request: Request) -> SessionManager:
     return request.app.state.manager
 
@@ -214,19 +206,6 @@ async def options(request: Request) -> Response:
     return JSONResponse({**schema.options(), "default_speed": DEFAULT_SPEED, "idle_timeout": idle})
 
 
-def _query_number(request: Request, key: str, default: float) -> float:
-    text = request.query_params.get(key)
-    if text is None:
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        raise RequestError(f"{key}={show(text)} is not a number", field=key) from None
-    if not math.isfinite(value):
-        raise RequestError(f"{key}={show(text)} must be finite", field=key)
-    return value
-
-
 async def sigmoid_values(request: Request) -> Response:
     """σ and its derivatives at x, where the vanishing region begins for the threshold, and a curve to draw.
 
@@ -236,11 +215,8 @@ async def sigmoid_values(request: Request) -> Response:
 
     import sigmoidlab as sl
 
-    x = _query_number(request, "x", 0.0)
-    t = _query_number(request, "threshold", VANISHING_THRESHOLD)
-    lo, hi = schema.THRESHOLD_RANGE
-    if not lo <= t <= hi:
-        raise RequestError(f"threshold={t!r} is out of range: expected {lo:g} ≤ threshold ≤ {hi:g}", field="threshold")
+    query = schema.parse_query(request.query_params)
+    x, t = query.x, query.threshold
     edge = float(sl.logit((1 + math.sqrt(1 - 4 * t)) / 2))
     curve = np.linspace(-10.0, 10.0, 201)
     return JSONResponse(
@@ -286,7 +262,7 @@ async def create_session(request: Request) -> Response:
     body = await _json_body(request)
     if not isinstance(body, dict):
         raise RequestError("the configuration must be a JSON object", status=400)
-    speed = _speed(body.pop("speed", DEFAULT_SPEED))
+    speed = schema.parse_speed(body.pop("speed", DEFAULT_SPEED))
     config = schema.parse_config(body)
     session = await _manager(request).create(config, speed)
     return JSONResponse(session.info(), status_code=201)
@@ -306,20 +282,17 @@ async def reconfigure(request: Request) -> Response:
 
 async def control(request: Request) -> Response:
     session = _manager(request).get(request.path_params["sid"])
-    body = await _json_body(request)
-    action = body.get("action") if isinstance(body, dict) else None
-    if action == "play":
+    command = schema.parse_control(await _json_body(request))
+    if command.action == "play":
         await session.play()
-    elif action == "pause":
+    elif command.action == "pause":
         await session.pause()
-    elif action == "step":
+    elif command.action == "step":
         await session.step_once()
-    elif action == "reset":
+    elif command.action == "reset":
         await session.reconfigure(session.config, session.data)
-    elif action == "speed":
-        session.speed = _speed(body.get("speed"))
-    else:
-        raise RequestError(f"unknown action {show(action)}: expected play, pause, step, reset or speed", field="action")
+    else:  # "speed"
+        session.speed = command.speed
     return JSONResponse(session.info())
 
 

@@ -1,9 +1,12 @@
-"""Request validation for the playground: every bound in one table, one clear error per bad field.
+"""Request validation for the playground: pydantic models with every limit in one table, one clear error per request.
 
-A configuration arrives as a JSON object (the page keeps the same keys in its URL). :func:`parse_config`
-checks types, enums and bounds up front and returns a frozen :class:`Config`; anything wrong raises
-:class:`RequestError`, which the app turns into ``{"error": ...}`` with a 4xx status. :func:`parse_upload`
-does the same for a CSV file: ≤ 1 MB, ≤ 5,000 rows, two feature columns and a binary target, with the
+A configuration arrives as a JSON object (the page keeps the same keys in its URL). :func:`parse_config` validates
+it with the :class:`Config` model (strict types: ``true`` is not a learning rate, ``"0.1"`` is not a number) and
+returns the frozen model; :func:`parse_control` and :func:`parse_query` do the same for the control actions and the
+sigmoid explorer's query. The first error pydantic reports becomes a :class:`RequestError` naming the field and
+the limit, ``lr=11 is out of range: expected 1e-06 ≤ lr ≤ 10``, which the app sends as ``{"error", "field"}`` with a
+4xx status. The names (initialisers, optimisers, losses) are the engine's own (:mod:`sigmoidlab.nn.registry`).
+:func:`parse_upload` checks a CSV file: ≤ 1 MB, ≤ 5,000 rows, two feature columns and a binary target, with the
 loader's row/column message passed through.
 """
 
@@ -11,38 +14,195 @@ from __future__ import annotations
 
 import csv
 import io
-import math
 import os
 import reprlib
 import tempfile
-from dataclasses import asdict, dataclass
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_core import PydanticCustomError
 
+from .. import nn
 from ..functions import VANISHING_THRESHOLD
 
 DATASETS = ("xor", "moons", "circles", "spiral", "gaussians", "upload")
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "linear")
-# The engine calls a linear layer "identity"; "linear" is the word the page (and TF Playground) uses.
-ENGINE_ACTIVATION = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "linear": "identity"}
-INITS = ("standard", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal")
-OPTIMIZERS = ("sgd", "momentum", "adam", "rmsprop")
-LOSSES = ("bce", "mse")
+# The page offers a selection of the engine's activations, under the names TensorFlow Playground uses
+# ("linear" is nn's alias of "identity"); name → label on the page.
+ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "linear": "linear"}
+INITS, OPTIMIZERS, LOSSES = nn.INITIALIZERS.names(), nn.OPTIMIZERS.names(), nn.LOSSES.names()
+LOSS_LABELS = {"bce": "cross-entropy (BCE with logits)", "mse": "squared error on σ(z)"}  # a name without one: as is
+LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10)  # the page's choices
+THRESHOLDS = (0.001, 0.01, 0.05, 0.1)  # the explorer's choices
 
 MAX_HIDDEN_LAYERS = 8
-MAX_UNITS = 64
-LR_RANGE = (1e-6, 10.0)
-BATCH_RANGE = (1, 1024)
-NOISE_RANGE = (0.0, 1.0)
-SAMPLES_RANGE = (50, 2000)
-TEST_FRACTION_RANGE = (0.1, 0.9)
-SEED_RANGE = (0, 2**31 - 1)
-SPEED_RANGE = (1, 10)
-THRESHOLD_RANGE = (1e-6, 0.25)  # σ'(x) ≤ 1/4, so a threshold at or above 1/4 marks everything as vanishing
-
 MAX_UPLOAD_BYTES = 1_000_000
 MAX_UPLOAD_ROWS = 5_000
+# Every numeric limit, (lowest, highest) allowed, both included: the models' constraints, the messages and the
+# page's controls all read this table. σ'(x) ≤ 1/4, so a threshold at or above 1/4 marks everything as vanishing.
+LIMITS: dict[str, tuple[float, float]] = {
+    "noise": (0.0, 1.0),
+    "n_samples": (50, 2000),
+    "test_fraction": (0.1, 0.9),
+    "hidden": (1, 64),  # units per hidden layer
+    "lr": (1e-6, 10.0),
+    "batch_size": (1, 1024),
+    "seed": (0, 2**31 - 1),
+    "threshold": (1e-6, 0.25),
+    "speed": (1, 10),
+}
+MAX_UNITS = LIMITS["hidden"][1]
+SPEED_RANGE, THRESHOLD_RANGE = LIMITS["speed"], LIMITS["threshold"]
+
+
+def _within(key: str, kind: type) -> Any:
+    """``kind`` bounded by ``LIMITS[key]`` (a float must also be finite)."""
+    lo, hi = LIMITS[key]
+    finite = {"allow_inf_nan": False} if kind is float else {}
+    return Annotated[kind, Field(ge=lo, le=hi, **finite)]
+
+
+Width = _within("hidden", int)
+Speed = _within("speed", int)
+ActivationName = Literal[tuple(ACTIVATIONS)]
+_OWN_CHECKS = ("activation_count", "upload_token", "speed_missing")  # PydanticCustomError types raised below
+
+
+class RequestError(ValueError):
+    """A bad request: ``status`` is the HTTP status, the message is shown to the user as is."""
+
+    def __init__(self, message: str, status: int = 422, field: str | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+class Config(BaseModel):
+    """One playground configuration (data, network, training). Field names are the JSON and URL keys; missing keys
+    take these defaults, except that ``hidden`` without ``activation`` means sigmoid layers, and one activation
+    name stands for every hidden layer."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    dataset: Literal[DATASETS] = "circles"
+    noise: _within("noise", float) = 0.1
+    n_samples: _within("n_samples", int) = 400
+    test_fraction: _within("test_fraction", float) = 0.3
+    # The token from POST /api/uploads when dataset == "upload"; checked against the dataset even when missing.
+    upload: str | None = Field(default=None, validate_default=True)
+    hidden: Annotated[tuple[Width, ...], Field(strict=False, max_length=MAX_HIDDEN_LAYERS)] = (4, 4)
+    activation: Annotated[tuple[ActivationName, ...], Field(strict=False)] = ("tanh", "tanh")
+    batchnorm: bool = False
+    init: Literal[INITS] = "glorot_uniform"
+    optimizer: Literal[OPTIMIZERS] = "adam"
+    lr: _within("lr", float) = 0.03
+    batch_size: _within("batch_size", int) = 32
+    loss: Literal[LOSSES] = "bce"
+    seed: _within("seed", int) = 0
+    threshold: _within("threshold", float) = VANISHING_THRESHOLD  # σ'(z) below this counts as vanishing
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_activation_per_layer(cls, data: Any) -> Any:
+        hidden = data.get("hidden", list(cls.model_fields["hidden"].default)) if isinstance(data, dict) else None
+        if not isinstance(hidden, list):  # not an object, or hidden is wrong: its own error says so
+            return data
+        activation = data.get("activation", "sigmoid" if "hidden" in data else None)
+        if isinstance(activation, str):
+            data = {**data, "activation": [activation] * len(hidden)}
+        return data
+
+    @field_validator("activation")
+    @classmethod
+    def _as_many_as_layers(cls, activation: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        hidden = info.data.get("hidden")
+        if hidden is not None and len(activation) != len(hidden):
+            raise PydanticCustomError(
+                "activation_count",
+                "activation must be one name or a list of {n} (one per hidden layer), got {got}",
+                {"n": len(hidden), "got": show(list(activation))},
+            )
+        return activation
+
+    @field_validator("upload")
+    @classmethod
+    def _token_for_upload(cls, upload: str | None, info: ValidationInfo) -> str | None:
+        dataset = info.data.get("dataset")
+        if dataset == "upload" and upload is None:
+            raise PydanticCustomError("upload_token", "dataset 'upload' needs the token returned by POST /api/uploads")
+        if dataset not in (None, "upload") and upload is not None:
+            raise PydanticCustomError(
+                "upload_token",
+                "an upload token is only used with dataset 'upload', not '{dataset}'",
+                {"dataset": dataset},
+            )
+        return upload
+
+    def to_json(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+class Control(BaseModel):
+    """A control request: ``{"action": ..., "speed": ...}`` (speed only with the action "speed")."""
+
+    model_config = ConfigDict(strict=True)
+
+    action: Literal["play", "pause", "step", "reset", "speed"]
+    speed: Speed | None = Field(default=None, validate_default=True)
+
+    @field_validator("speed")
+    @classmethod
+    def _speed_for_speed(cls, speed: int | None, info: ValidationInfo) -> int | None:
+        if speed is None and info.data.get("action") == "speed":
+            lo, hi = LIMITS["speed"]
+            raise PydanticCustomError(
+                "speed_missing", "the action 'speed' needs speed, an integer from {lo} to {hi}", {"lo": lo, "hi": hi}
+            )
+        return speed
+
+
+class _SpeedOnly(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    speed: Speed
+
+
+class SigmoidQuery(BaseModel):
+    """The sigmoid explorer's query string: numbers as text (lax mode parses them), both finite."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    x: Annotated[float, Field(allow_inf_nan=False)] = 0.0
+    threshold: _within("threshold", float) = VANISHING_THRESHOLD
+
+
+def options() -> dict[str, Any]:
+    """The names, labels, bounds, defaults and presets, for the page to build its controls from (one source)."""
+    return {
+        "datasets": list(DATASETS),
+        "activations": list(ACTIVATIONS),
+        "inits": list(INITS),
+        "optimizers": list(OPTIMIZERS),
+        "losses": list(LOSSES),
+        "labels": {
+            "activation": ACTIVATIONS,
+            "optimizer": {name: spec.summary or name for name, spec in nn.OPTIMIZERS.items()},
+            "loss": {name: LOSS_LABELS.get(name, name) for name in LOSSES},
+        },
+        "learning_rates": list(LEARNING_RATES),
+        "thresholds": list(THRESHOLDS),
+        "integers": [key for key, field in Config.model_fields.items() if field.annotation is int],
+        "max_hidden_layers": MAX_HIDDEN_LAYERS,
+        "max_units": MAX_UNITS,
+        **{key: list(LIMITS[key]) for key in LIMITS if key != "hidden"},
+        "max_upload_bytes": MAX_UPLOAD_BYTES,
+        "max_upload_rows": MAX_UPLOAD_ROWS,
+        "defaults": Config().to_json(),
+        "presets": [{"name": name, "label": label, "config": config} for name, (label, config) in PRESETS.items()],
+    }
+
+
+# --- validation -----------------------------------------------------------------------------------------------
 
 
 def show(value: Any, width: int = 40) -> str:
@@ -58,151 +218,90 @@ def clip(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-class RequestError(ValueError):
-    """A bad request: ``status`` is the HTTP status, the message is shown to the user as is."""
-
-    def __init__(self, message: str, status: int = 422, field: str | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.field = field
-
-
-@dataclass(frozen=True)
-class Config:
-    """One playground configuration (data, network, training). Field names are the JSON and URL keys."""
-
-    dataset: str = "circles"
-    noise: float = 0.1
-    n_samples: int = 400
-    test_fraction: float = 0.3
-    upload: str | None = None  # token from POST /api/uploads when dataset == "upload"
-    hidden: tuple[int, ...] = (4, 4)
-    activation: tuple[str, ...] = ("tanh", "tanh")
-    batchnorm: bool = False
-    init: str = "glorot_uniform"
-    optimizer: str = "adam"
-    lr: float = 0.03
-    batch_size: int = 32
-    loss: str = "bce"
-    seed: int = 0
-    threshold: float = VANISHING_THRESHOLD  # σ'(z) below this counts as vanishing (the explorer's shaded region)
-
-    def to_json(self) -> dict[str, Any]:
-        out = asdict(self)
-        out["hidden"], out["activation"] = list(self.hidden), list(self.activation)
-        return out
+def _message(error: dict[str, Any]) -> tuple[str, str | None]:
+    """(message, field) for one of pydantic's errors, naming the field, the value and the limit."""
+    loc, kind, value = error["loc"], error["type"], error["input"]
+    if not loc:
+        return "the request must be a JSON object", None
+    key = str(loc[0])
+    label = key + "".join(f"[{i}]" for i in loc[1:])  # hidden[1]
+    if kind == "extra_forbidden":
+        return f"unknown configuration key {show(key)}", clip(key, 40)
+    if kind == "float_type" and isinstance(value, int) and not isinstance(value, bool) and key in LIMITS:
+        kind = "less_than_equal"  # an integer too large for a float (401 digits)
+    if kind in ("greater_than_equal", "less_than_equal"):
+        lo, hi = (f"{v:g}" if isinstance(v, float) else str(v) for v in LIMITS[key])
+        return f"{label}={show(value)} is out of range: expected {lo} ≤ {label} ≤ {hi}", key
+    if kind in ("float_type", "float_parsing", "finite_number"):
+        return f"{label}={show(value)} is not a finite number", key
+    if kind == "int_type":
+        return f"{label}={show(value)} is not an integer", key
+    if kind == "bool_type":
+        return f"{label}={show(value)} must be true or false", key
+    if kind == "literal_error":
+        return f"unknown {key} {show(value)}: expected one of {error['ctx']['expected']}", key
+    if kind == "too_long":
+        return f"{len(value)} {key} layers: at most {error['ctx']['max_length']} are allowed", key
+    if kind in ("tuple_type", "list_type"):
+        return f"{label}={show(value)} must be a list" + (" of layer widths" if key == "hidden" else " of names"), key
+    if kind == "missing":
+        return f"{label} is missing", key
+    if kind in _OWN_CHECKS:  # the models' own validators word their messages themselves
+        return error["msg"], key
+    return f"{label}={show(value)}: {clip(error['msg'], 100)}", key
 
 
-def options() -> dict[str, Any]:
-    """The enums, bounds and defaults, for the page to build its controls from (one source of truth)."""
-    return {
-        "datasets": list(DATASETS),
-        "activations": list(ACTIVATIONS),
-        "inits": list(INITS),
-        "optimizers": list(OPTIMIZERS),
-        "losses": list(LOSSES),
-        "max_hidden_layers": MAX_HIDDEN_LAYERS,
-        "max_units": MAX_UNITS,
-        "lr": LR_RANGE,
-        "batch_size": BATCH_RANGE,
-        "noise": NOISE_RANGE,
-        "n_samples": SAMPLES_RANGE,
-        "test_fraction": TEST_FRACTION_RANGE,
-        "seed": SEED_RANGE,
-        "speed": SPEED_RANGE,
-        "threshold": THRESHOLD_RANGE,
-        "max_upload_bytes": MAX_UPLOAD_BYTES,
-        "max_upload_rows": MAX_UPLOAD_ROWS,
-        "defaults": Config().to_json(),
-    }
-
-
-def _number(data: dict, key: str, bounds: tuple[float, float], default: float) -> float:
-    value = data.get(key, default)
-    # bool is an int subclass in Python, but `true` is not a learning rate. An int is compared as it is: a
-    # 400-digit one would overflow math.isfinite's conversion to float.
-    finite = isinstance(value, int) or (isinstance(value, float) and math.isfinite(value))
-    if isinstance(value, bool) or not finite:
-        raise RequestError(f"{key}={show(value)} is not a finite number", field=key)
-    lo, hi = bounds
-    if not lo <= value <= hi:
-        raise RequestError(f"{key}={show(value)} is out of range: expected {lo:g} ≤ {key} ≤ {hi:g}", field=key)
-    return float(value)
-
-
-def _integer(data: dict, key: str, bounds: tuple[int, int], default: int, label: str | None = None) -> int:
-    value = data.get(key, default)
-    label = label or key
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RequestError(f"{label}={show(value)} is not an integer", field=key)
-    lo, hi = bounds
-    if not lo <= value <= hi:
-        raise RequestError(f"{label}={show(value)} is out of range: expected {lo} ≤ {label} ≤ {hi}", field=key)
-    return value
-
-
-def _choice(key: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise RequestError(f"unknown {key} {show(value)}: expected one of {', '.join(allowed)}", field=key)
-    return value
+def _validate(model: type[BaseModel], data: Any) -> Any:
+    """``model`` validated from ``data``; the first error as a RequestError (400 when the body is not an object)."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        message, field = _message(exc.errors(include_url=False)[0])
+        raise RequestError(message, status=400 if field is None else 422, field=field) from None
 
 
 def parse_config(data: Any) -> Config:
     """Validate a JSON configuration; missing keys take the defaults of :class:`Config`."""
     if not isinstance(data, dict):
         raise RequestError("the configuration must be a JSON object", status=400)
-    default = Config()
-    unknown = sorted(set(data) - set(default.to_json()))
-    if unknown:
-        raise RequestError(f"unknown configuration key {show(unknown[0])}", field=clip(unknown[0], 40))
+    return _validate(Config, data)
 
-    hidden = data.get("hidden", list(default.hidden))
-    if not isinstance(hidden, list):
-        raise RequestError(f"hidden={show(hidden)} must be a list of layer widths", field="hidden")
-    if len(hidden) > MAX_HIDDEN_LAYERS:
-        raise RequestError(f"{len(hidden)} hidden layers: at most {MAX_HIDDEN_LAYERS} are allowed", field="hidden")
-    for i, units in enumerate(hidden):
-        _integer({"hidden": units}, "hidden", (1, MAX_UNITS), 0, label=f"hidden[{i}]")
 
-    activation = data.get("activation", "sigmoid" if "hidden" in data else list(default.activation))
-    if isinstance(activation, str):  # one name for every hidden layer
-        activation = [activation] * len(hidden)
-    if not isinstance(activation, list) or len(activation) != len(hidden):
-        raise RequestError(
-            f"activation must be one name or a list of {len(hidden)} (one per hidden layer), got {show(activation)}",
-            field="activation",
-        )
-    for name in activation:
-        _choice("activation", name, ACTIVATIONS)
+def parse_control(data: Any) -> Control:
+    """Validate a control request (``{"action": "speed", "speed": 3}``)."""
+    return _validate(Control, data)
 
-    batchnorm = data.get("batchnorm", default.batchnorm)
-    if not isinstance(batchnorm, bool):
-        raise RequestError(f"batchnorm={show(batchnorm)} must be true or false", field="batchnorm")
 
-    dataset = _choice("dataset", data.get("dataset", default.dataset), DATASETS)
-    upload = data.get("upload")
-    if dataset == "upload" and not isinstance(upload, str):
-        raise RequestError("dataset 'upload' needs the token returned by POST /api/uploads", field="upload")
-    if dataset != "upload" and upload is not None:
-        raise RequestError(f"an upload token is only used with dataset 'upload', not {dataset!r}", field="upload")
+def parse_speed(value: Any) -> int:
+    """Validate a speed (1..10), sent with a new session's configuration."""
+    return _validate(_SpeedOnly, {"speed": value}).speed
 
-    return Config(
-        dataset=dataset,
-        noise=_number(data, "noise", NOISE_RANGE, default.noise),
-        n_samples=_integer(data, "n_samples", SAMPLES_RANGE, default.n_samples),
-        test_fraction=_number(data, "test_fraction", TEST_FRACTION_RANGE, default.test_fraction),
-        upload=upload,
-        hidden=tuple(hidden),
-        activation=tuple(activation),
-        batchnorm=batchnorm,
-        init=_choice("init", data.get("init", default.init), INITS),
-        optimizer=_choice("optimizer", data.get("optimizer", default.optimizer), OPTIMIZERS),
-        lr=_number(data, "lr", LR_RANGE, default.lr),
-        batch_size=_integer(data, "batch_size", BATCH_RANGE, default.batch_size),
-        loss=_choice("loss", data.get("loss", default.loss), LOSSES),
-        seed=_integer(data, "seed", SEED_RANGE, default.seed),
-        threshold=_number(data, "threshold", THRESHOLD_RANGE, default.threshold),
-    )
+
+def parse_query(params: Any) -> SigmoidQuery:
+    """Validate the sigmoid explorer's query (``x``, ``threshold``)."""
+    return _validate(SigmoidQuery, dict(params))
+
+
+# Presets: the page shows one button each; a preset sets these keys and keeps the others (noise, seed, ...).
+# Validated here, on import, like any request.
+PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
+    "xor": ("XOR, 4 sigmoid units", {"dataset": "xor", "hidden": [4], "activation": ["sigmoid"], "batchnorm": False,
+                                     "init": "glorot_uniform", "optimizer": "adam", "lr": 0.03, "loss": "bce"}),
+    "deep": ("6 sigmoid layers: vanishing", {"dataset": "circles", "hidden": [8] * 6, "activation": ["sigmoid"] * 6,
+                                             "batchnorm": False, "init": "standard", "optimizer": "sgd", "lr": 0.3,
+                                             "loss": "bce"}),
+    "deep-bn": ("…the same with batch norm", {"dataset": "circles", "hidden": [8] * 6, "activation": ["sigmoid"] * 6,
+                                              "batchnorm": True, "init": "standard", "optimizer": "sgd", "lr": 0.3,
+                                              "loss": "bce"}),
+    "deep-relu": ("…with ReLU", {"dataset": "circles", "hidden": [8] * 6, "activation": ["relu"] * 6,
+                                 "batchnorm": False, "init": "he_uniform", "optimizer": "sgd", "lr": 0.03,
+                                 "loss": "bce"}),
+}  # fmt: skip
+for _name, (_label, _preset) in PRESETS.items():
+    parse_config(_preset)
+
+
+# --- uploads --------------------------------------------------------------------------------------------------
 
 
 def parse_upload(content: bytes, filename: str = "upload.csv", target: str | None = None):

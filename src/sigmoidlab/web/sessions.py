@@ -15,7 +15,6 @@ configuration) are serialised once, not per frame, and the grid's probabilities 
 from __future__ import annotations
 
 import asyncio
-import json
 import math
 import secrets
 import threading
@@ -28,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import nn
+from .. import _jsonio, nn
+from .._jsonio import finite
 from ..functions import sigmoid
-from .schema import ENGINE_ACTIVATION, Config, RequestError, show
+from .schema import Config, RequestError, show
 
 # Speed 1..10 → optimiser steps per frame; a frame also stops training after its time slice, so at high speed
 # the page still gets FRAME_INTERVAL-spaced updates and the fastest setting means "as fast as possible".
@@ -53,21 +53,20 @@ class Data:
     y_train: np.ndarray
     X_test: np.ndarray
     y_test: np.ndarray
-    mean: np.ndarray
-    scale: np.ndarray
+    scaler: nn.Standardizer  # measured on the training set
     extent: tuple[float, float, float, float]  # x_min, x_max, y_min, y_max of the heatmap
     feature_names: list[str]
 
     def standardize(self, X: np.ndarray) -> np.ndarray:
-        return (X - self.mean) / self.scale
+        return self.scaler.transform(X)
 
     def points(self) -> dict:
         """The points for the page, sent once per data set rather than in every frame."""
         return {
             "extent": list(self.extent),
             "features": self.feature_names,
-            "train": {"x": _rounded(self.X_train, 4), "y": self.y_train.tolist()},
-            "test": {"x": _rounded(self.X_test, 4), "y": self.y_test.tolist()},
+            "train": {"x": _jsonio.array(self.X_train, 4), "y": self.y_train.tolist()},
+            "test": {"x": _jsonio.array(self.X_test, 4), "y": self.y_test.tolist()},
         }
 
 
@@ -91,12 +90,10 @@ def build_data(config: Config, upload: tuple[np.ndarray, np.ndarray, list[str]] 
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=config.test_fraction, random_state=config.seed, stratify=stratify
     )
-    mean, scale = X_train.mean(axis=0), X_train.std(axis=0)
-    scale[scale == 0] = 1.0
     lo, hi = X.min(axis=0), X.max(axis=0)
     pad = 0.08 * np.maximum(hi - lo, 1e-9)
     extent = (lo[0] - pad[0], hi[0] + pad[0], lo[1] - pad[1], hi[1] + pad[1])
-    return Data(X_train, y_train, X_test, y_test, mean, scale, tuple(map(float, extent)), names)
+    return Data(X_train, y_train, X_test, y_test, nn.Standardizer.fit(X_train), tuple(map(float, extent)), names)
 
 
 def build_training(config: Config, seed_offset: int = 0):
@@ -104,26 +101,24 @@ def build_training(config: Config, seed_offset: int = 0):
     model = nn.mlp(
         2,
         hidden=config.hidden,
-        activation=[ENGINE_ACTIVATION[a] for a in config.activation],
+        activation=list(config.activation),
         batchnorm=config.batchnorm,
         init=config.init,
         dtype=np.float64,
         seed=config.seed + seed_offset,
     )
-    loss = nn.BCEWithLogits() if config.loss == "bce" else nn.MSE()
-    params = model.parameters()
-    optimizer = {
-        "sgd": lambda: nn.SGD(params, lr=config.lr),
-        "momentum": lambda: nn.SGD(params, lr=config.lr, momentum=0.9),
-        "adam": lambda: nn.Adam(params, lr=config.lr),
-        "rmsprop": lambda: nn.RMSProp(params, lr=config.lr),
-    }[config.optimizer]()
-    return model, loss, optimizer
+    optimizer = nn.make_optimizer(config.optimizer, model.parameters(), lr=config.lr)
+    return model, nn.make_loss(config.loss), optimizer
 
 
 # "0", "0.001", ..., "1" and "null": the grid's probabilities rounded to 3 decimals, printed by table lookup
 # (a tenth of the time json.dumps takes for 1,600 floats; the grid is most of a frame).
 _PROBABILITY_TEXT = np.array([*(f"{i / 1000:.3f}".rstrip("0").rstrip(".") for i in range(1001)), "null"])
+
+
+def _compact(value) -> str:
+    """JSON without spaces; NaN and infinity become null (JSON has neither)."""
+    return _jsonio.dumps(value, compact=True)
 
 
 def _probability_json(p: np.ndarray) -> str:
@@ -132,22 +127,6 @@ def _probability_json(p: np.ndarray) -> str:
     finite = np.isfinite(p)
     index[finite] = np.rint(np.clip(p[finite], 0.0, 1.0) * 1000)
     return "[" + ",".join("[" + ",".join(row) + "]" for row in _PROBABILITY_TEXT[index].tolist()) + "]"
-
-
-def _json(value) -> str:
-    return json.dumps(value, separators=(",", ":"), allow_nan=False)
-
-
-def _rounded(a: np.ndarray, decimals: int) -> list:
-    """A JSON-ready nested list; non-finite values become None (JSON has no NaN)."""
-    a = np.round(np.asarray(a, dtype=np.float64), decimals)
-    if np.isfinite(a).all():
-        return a.tolist()
-    return np.where(np.isfinite(a), a, None).tolist()
-
-
-def _finite(value: float, digits: int = 6) -> float | None:
-    return float(f"{value:.{digits}g}") if math.isfinite(value) else None
 
 
 class Turns:
@@ -222,7 +201,7 @@ class Session:
             self._same_in_eval = not any(isinstance(layer, nn.BatchNorm1d) for layer in self.model.layers)
             stacked = [self._Xs_test, grid] if self._same_in_eval else [self._Xs_train, self._Xs_test, grid]
             self._eval_X = np.concatenate(stacked)
-            self._config_json = _json(config.to_json())
+            self._config_json = _compact(config.to_json())
             self._rng = np.random.default_rng(config.seed)
             self._order = self._rng.permutation(len(data.X_train))
             self._cursor = 0
@@ -353,31 +332,18 @@ class Session:
         """The training-set logits and ``model.stats()`` after one observed forward/backward over the whole set.
 
         The full set rather than the last mini-batch gives a steady meter. Training mode, as the optimiser sees
-        it (batch norm on batch statistics); the running statistics are restored so that looking changes nothing.
+        it (batch norm on batch statistics), inside ``nn.evaluating``: looking changes nothing.
         """
-        saved = [
-            (bn, bn.running_mean.copy(), bn.running_var.copy())
-            for bn in self.model.layers
-            if isinstance(bn, nn.BatchNorm1d)
-        ]
-        self.model.observe(True, threshold=self.config.threshold)
-        try:
-            logits = self.model.forward(self._Xs_train)
+        model = self.model
+        with nn.evaluating(model, mode="train"), nn.observing(model, threshold=self.config.threshold):
+            logits = model.forward(self._Xs_train)
             self._eval_loss.forward(logits, self.data.y_train)
-            self.model.backward(self._eval_loss.backward())
-            return logits, self.model.stats()
-        finally:
-            self.model.observe(False)
-            for bn, mean, var in saved:
-                bn.running_mean[...], bn.running_var[...] = mean, var
+            model.backward(self._eval_loss.backward())
+            return logits, model.stats()
 
     def _eval_logits(self) -> np.ndarray:
         """Evaluation-mode logits of ``_eval_X`` (test set and grid, and the training set with batch norm)."""
-        self.model.eval()
-        try:
-            return self.model.forward(self._eval_X).reshape(-1)
-        finally:
-            self.model.train()
+        return self.model.predict_logits(self._eval_X).reshape(-1)
 
     def _score(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
         loss = float(self._eval_loss.forward(logits.reshape(-1, 1), y))
@@ -389,7 +355,7 @@ class Session:
             return
         if self._frames % self._history_stride == 0:
             self.history.append(point)
-            self._history_json.append(_json(point))
+            self._history_json.append(_compact(point))
         self._frames += 1
         if len(self.history) > HISTORY_POINTS:  # keep every other point and record half as often from now on
             self.history, self._history_json = self.history[::2], self._history_json[::2]
@@ -406,30 +372,30 @@ class Session:
             train_loss, train_acc = self._score(train_logits, self.data.y_train)
             test_loss, test_acc = self._score(logits[:n_test], self.data.y_test)
             proba = sigmoid(logits[n_test:]).reshape(GRID, GRID)
-        point = [self.step, _finite(train_loss), _finite(test_loss), round(train_acc, 4), round(test_acc, 4)]
+        point = [self.step, finite(train_loss, 6), finite(test_loss, 6), round(train_acc, 4), round(test_acc, 4)]
         self._record(point)
-        history = self._history_json if self.history[-1] == point else [*self._history_json, _json(point)]
+        history = self._history_json if self.history[-1] == point else [*self._history_json, _compact(point)]
         layers = [
             {
                 "layer": s["layer"],
                 "activation": s["activation"],
                 "units": s["units"],
-                "grad_norm": _finite(s["weight_grad_norm"]),
-                "weight_norm": _finite(s["weight_norm"]),
-                "saturation": _finite(s["saturation"], 4),
-                "preact_std": _finite(s["preact_std"], 4),
+                "grad_norm": finite(s["weight_grad_norm"], 6),
+                "weight_norm": finite(s["weight_norm"], 6),
+                "saturation": finite(s["saturation"], 4),
+                "preact_std": finite(s["preact_std"], 4),
             }
             for s in stats
         ]
-        weights = [_rounded(d.W.value[:DIAGRAM_UNITS, :DIAGRAM_UNITS], 3) for d in self.model.dense_layers()]
+        weights = [_jsonio.array(d.W.value[:DIAGRAM_UNITS, :DIAGRAM_UNITS], 3) for d in self.model.dense_layers()]
         frame = {
             "status": self.status,
             "message": self.message,
             "step": self.step,
             "epoch": self.epoch,
             "data_version": self.data_version,
-            "train_loss": _finite(train_loss),
-            "test_loss": _finite(test_loss),
+            "train_loss": finite(train_loss, 6),
+            "test_loss": finite(test_loss, 6),
             "train_accuracy": round(train_acc, 4),
             "test_accuracy": round(test_acc, 4),
             "layers": layers,
@@ -437,7 +403,7 @@ class Session:
         }
         # The pre-serialised parts are spliced in: the history and the configuration are not re-encoded.
         history_json, grid_json = "[" + ",".join(history) + "]", _probability_json(proba)
-        return f'{_json(frame)[:-1]},"history":{history_json},"grid":{grid_json},"config":{self._config_json}}}'
+        return f'{_compact(frame)[:-1]},"history":{history_json},"grid":{grid_json},"config":{self._config_json}}}'
 
     # --- publishing (event loop) ----------------------------------------------------------------------------
 
@@ -461,9 +427,9 @@ class Session:
             seen = self.version
             if sent_data != self.data_version:
                 sent_data = self.data_version
-                yield "data", json.dumps(self.data.points(), separators=(",", ":"))
+                yield "data", _compact(self.data.points())
             yield "frame", self.frame_json
-        yield "closed", json.dumps({"error": "this session was closed (idle too long, or deleted)"})
+        yield "closed", _jsonio.dumps({"error": "this session was closed (idle too long, or deleted)"})
 
     def info(self) -> dict:
         return {

@@ -1,0 +1,15 @@
+// The page's one mutable state: every module reads and writes these fields, nothing else is global.
+export const state = {
+  options: null, // names, labels, bounds, defaults and presets from GET /api/options (the server is the source)
+  config: null, // the current configuration: the JSON API's keys, also kept in the URL
+  speed: 6,
+  explorerX: 0,
+  session: null, // the session id
+  source: null, // its EventSource
+  points: null, // train/test points and the heatmap extent ("data" events)
+  frame: null, // the latest frame ("frame" events)
+  upload: null, // {token, name} of an uploaded CSV
+  playing: false,
+  changeTimer: null, // debounces configuration changes
+  explorerTimer: null, // debounces the explorer's slider
+};
