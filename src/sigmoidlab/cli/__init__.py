@@ -1,4 +1,4 @@
-"""The ``sigmoidlab`` command line: eval | derive | plot | train | predict | vanish | demo | bench | serve.
+"""The ``sigmoidlab`` command line: eval | derive | plot | train | predict | vanish | demo | bench | serve | probe-demo.
 
 Each command lives in a module of this package and registers itself on the shared Typer app; heavy
 imports happen inside the commands so that ``sigmoidlab --help`` stays instant.
@@ -21,7 +21,7 @@ from ._app import Terminated, UsageError, app, err_console, take_interrupt_messa
 
 # Command modules, in the order their commands appear in --help. A module that is missing (an optional
 # part not installed) simply contributes no command.
-_COMMAND_MODULES = ("functions", "train", "lab", "bench", "serve")
+_COMMAND_MODULES = ("functions", "train", "lab", "bench", "serve", "probe")
 
 for _name in _COMMAND_MODULES:
     try:
