@@ -1,7 +1,8 @@
 """Copy measured tables from ``benchmarks/results/*.md`` into the README, so its figures are never pasted by hand.
 
 A README block between ``<!-- results: NAME.md -->`` and ``<!-- /results -->`` is replaced by the file
-``benchmarks/results/NAME.md``, verbatim. ``python tools/readme_tables.py`` rewrites the README;
+``benchmarks/results/NAME.md``, verbatim; ``NAME.md#N`` takes only its N-th table with the bold title above it.
+``python tools/readme_tables.py`` rewrites the README;
 ``--check`` exits 1 and names the stale blocks instead (the test suite runs it).
 """
 
@@ -14,7 +15,18 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
 RESULTS = ROOT / "benchmarks" / "results"
-BLOCK = re.compile(r"(<!-- results: (?P<name>[\w.-]+\.md) -->\n)(?P<body>.*?)(<!-- /results -->)", re.S)
+BLOCK = re.compile(
+    r"(<!-- results: (?P<name>[\w.-]+\.md)(?:#(?P<table>\d+))? -->\n)(?P<body>.*?)(<!-- /results -->)", re.S
+)
+
+
+def section(name: str, table: str | None) -> str:
+    """The results file, or its ``table``-th titled table (paragraphs are: title, table, title, table, ...)."""
+    text = (RESULTS / name).read_text(encoding="utf-8").rstrip("\n")
+    if table is not None:
+        n = int(table)
+        text = "\n\n".join(text.split("\n\n")[2 * n - 2 : 2 * n])
+    return text + "\n"
 
 
 def render(text: str) -> tuple[str, list[str]]:
@@ -22,10 +34,10 @@ def render(text: str) -> tuple[str, list[str]]:
     stale: list[str] = []
 
     def fill(match: re.Match) -> str:
-        body = (RESULTS / match["name"]).read_text(encoding="utf-8").rstrip("\n") + "\n"
+        body = section(match["name"], match["table"])
         if body != match["body"]:
-            stale.append(match["name"])
-        return match[1] + body + match[4]
+            stale.append(match["name"] + (f"#{match['table']}" if match["table"] else ""))
+        return match[1] + body + match[5]
 
     return BLOCK.sub(fill, text), stale
 
