@@ -127,7 +127,7 @@ def test_interrupted_pool_kills_its_workers_and_keeps_what_was_saved(tmp_path, m
     experiment = tiny(depths=(1, 2, 3, 4), seeds=(0, 1), epochs=40)
     marks = tmp_path / "marks"
     marks.mkdir()
-    real_train, real_write = runner._train, execute.write_json_atomic
+    real_train, real_write = runner._train, execute.save_record
 
     def train(config):  # runs in the workers (forked after this patch): leaves a mark when a run ends
         result = real_train(config)
@@ -143,7 +143,7 @@ def test_interrupted_pool_kills_its_workers_and_keeps_what_was_saved(tmp_path, m
     workers: list[psutil.Process] = []
     ended: list[Path] = []
     monkeypatch.setattr(runner, "_train", train)
-    monkeypatch.setattr(execute, "write_json_atomic", write_then_interrupt)
+    monkeypatch.setattr(execute, "save_record", write_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
         lab.run_experiment(experiment, tmp_path / "out", workers=2, progress=False)
     assert len(workers) == 2
@@ -220,17 +220,21 @@ def test_default_grid_sigmoid_standard_gradients_decay_geometrically():
     assert verdict["verdict"] == "supported"
 
 
-def test_percentile_pass_leaves_batch_norm_running_statistics_alone():
-    model = nn.mlp(2, hidden=(5, 5), activation="sigmoid", batchnorm=True, seed=0)
+def test_percentiles_take_no_second_pass_over_batch_norm():
+    """A snapshot moves batch norm's running statistics exactly as one training batch of the probe does: the
+    percentiles and half-slope fractions come from that pass, not from another one."""
+    model, twin = (nn.mlp(2, hidden=(5, 5), activation="sigmoid", batchnorm=True, seed=0) for _ in range(2))
     X = np.random.default_rng(0).normal(3.0, 2.0, size=(40, 2))
-    bn = [layer for layer in model.layers if isinstance(layer, nn.BatchNorm1d)]
-    before = [(b.running_mean.copy(), b.running_var.copy(), b.momentum) for b in bn]
     recorder = runner._Recorder(X, np.zeros(40), [0], 0.01)
-    assert len(recorder.spread(model)) == 2
-    for b, (mean, var, momentum) in zip(bn, before, strict=True):
-        np.testing.assert_array_equal(b.running_mean, mean)
-        np.testing.assert_array_equal(b.running_var, var)
-        assert b.momentum == momentum
+    recorder.snapshot(model, 0)
+    twin.train().forward(X)  # one training-mode pass over the probe
+    bn = [[layer for layer in m.layers if isinstance(layer, nn.BatchNorm1d)] for m in (model, twin)]
+    for b, t in zip(*bn, strict=True):
+        assert not np.array_equal(b.running_mean, np.zeros_like(b.running_mean))  # the pass did move them
+        np.testing.assert_array_equal(b.running_mean, t.running_mean)
+        np.testing.assert_array_equal(b.running_var, t.running_var)
+        assert b.momentum == t.momentum
+    assert [("act_p02" in r, r["half_slope"] is not None) for r in recorder.rows[:2]] == [(True, True)] * 2
 
 
 def _remedy(spreads, trained=(True, True), batchnorm=True, ratio=1.17):
@@ -276,3 +280,22 @@ def test_saturation_experiment_reproduces_glorot_and_bengio():
     assert summary["tanh"]["test_accuracy"] > summary["tanh"]["chance"] + analysis.CHANCE_MARGIN
     verdict = {h["id"]: h for h in lab.analyse(records, records)["hypotheses"]}["saturation"]
     assert verdict["verdict"] == "supported"
+
+
+def test_grid_names_are_the_engines_and_keep_their_spelling():
+    """Activations and inits are checked against nn's registries; the short "he" and "glorot" stay in the config
+    (they are part of the run id) and build the networks of he_normal and glorot_uniform, as they always did."""
+    from sigmoidlab.lab import grid
+
+    assert set(grid.OPTIMIZERS) <= set(nn.OPTIMIZERS.names())
+    for init in nn.INITIALIZERS.spellings():
+        Experiment(architectures=(Architecture("sigmoid", False, init),))  # accepted
+    with pytest.raises(ValueError, match=r"init='zeros': unknown init 'zeros': expected one of standard"):
+        Experiment(architectures=(Architecture("sigmoid", False, "zeros"),))
+    for short, full in (("he", "he_normal"), ("glorot", "glorot_uniform")):
+        config = Experiment(architectures=(Architecture("relu", False, short),), depths=(2,), seeds=(4,)).runs()[0]
+        assert config.architecture.init == short and f"-{short}-d2-" in config.run_id
+        built = runner.build_model(config)
+        expected = nn.mlp(2, hidden=(32, 32), activation="relu", init=full, dtype=np.float32, seed=4)
+        for a, b in zip(built.parameters(), expected.parameters(), strict=True):
+            np.testing.assert_array_equal(a.value, b.value)

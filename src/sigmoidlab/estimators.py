@@ -58,8 +58,7 @@ from .nn.parameter import pack
 
 __all__ = ["LogisticRegression", "MLPClassifier"]
 
-_ACTIVATIONS = ("logistic", "sigmoid", "tanh", "relu", "leaky_relu", "identity")
-_SOLVERS = ("adam", "sgd", "rmsprop")
+_SOLVERS = ("adam", "sgd", "rmsprop")  # scikit-learn's solver names (nn.OPTIMIZERS builds them)
 
 
 def _l2_penalty(weights: list[nn.Parameter], strength: float) -> float:
@@ -101,18 +100,13 @@ class _Stopping(nn.Callback):
         return self.converged
 
 
-def _state_arrays(model: nn.Sequential) -> list[np.ndarray]:
-    """Everything a forward pass in evaluation mode reads: the parameters and the batch-norm statistics."""
-    bn = [layer for layer in model.layers if isinstance(layer, nn.BatchNorm1d)]
-    return [p.value for p in model.parameters()] + [a for layer in bn for a in (layer.running_mean, layer.running_var)]
-
-
 def _state(model: nn.Sequential) -> list[np.ndarray]:
-    return [a.copy() for a in _state_arrays(model)]
+    """Copies of everything a forward pass in evaluation mode reads (parameters, batch-norm statistics)."""
+    return [a.copy() for a in model.state_arrays().values()]
 
 
 def _set_state(model: nn.Sequential, state: list[np.ndarray]) -> None:
-    for target, saved in zip(_state_arrays(model), state, strict=True):
+    for target, saved in zip(model.state_arrays().values(), state, strict=True):
         np.copyto(target, saved)
 
 
@@ -167,14 +161,20 @@ class _NetClassifier(ClassifierMixin, BaseEstimator):
 
     def _optimizer(self, model: nn.Sequential, weights: list[nn.Parameter], strength: float) -> nn.Optimizer:
         """The solver, with the L2 gradient strength·W folded in as weight decay on the weight matrices only."""
-        params, lr = model.parameters(), self.learning_rate_init
-        l2 = {"weight_decay": strength, "decay": weights}
         if self.solver == "sgd":
-            nesterov = self.nesterovs_momentum and self.momentum > 0
-            return nn.SGD(params, lr=lr, momentum=self.momentum, nesterov=nesterov, **l2)
-        if self.solver == "rmsprop":
-            return nn.RMSProp(params, lr=lr, alpha=self.beta_2, eps=self.epsilon, **l2)
-        return nn.Adam(params, lr=lr, betas=(self.beta_1, self.beta_2), eps=self.epsilon, **l2)
+            options = {"momentum": self.momentum, "nesterov": bool(self.nesterovs_momentum and self.momentum > 0)}
+        elif self.solver == "rmsprop":
+            options = {"alpha": self.beta_2, "eps": self.epsilon}
+        else:
+            options = {"betas": (self.beta_1, self.beta_2), "eps": self.epsilon}
+        return nn.make_optimizer(
+            self.solver,
+            model.parameters(),
+            lr=self.learning_rate_init,
+            weight_decay=strength,
+            decay=weights,
+            **options,
+        )
 
     def fit(self, X: Any, y: Any) -> _NetClassifier:
         """Train on X (n_samples, n_features) and binary labels y (any two values); return self."""
@@ -404,8 +404,8 @@ class MLPClassifier(_NetClassifier):
         if len(names) != len(sizes):
             raise ValueError(f"activation={self.activation!r}: {len(names)} activations for {len(sizes)} hidden layers")
         for a in names:
-            if a not in _ACTIVATIONS:
-                raise ValueError(f"activation={a!r} is not one of {', '.join(map(repr, _ACTIVATIONS))}")
+            if a not in nn.ACTIVATIONS:
+                raise ValueError(f"activation={a!r}: {nn.ACTIVATIONS.unknown(a)}")
         return {"hidden": sizes, "activation": names, "batchnorm": bool(self.batchnorm), "init": self.init}
 
 

@@ -34,6 +34,7 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
+from .. import _jsonio
 from .._atomic import write_text
 from ._app import app, console, fail
 
@@ -49,7 +50,7 @@ Impl = tuple[Callable[[], Any], Callable[[], Any] | None]  # (one call, setup be
 
 
 def _ext() -> Any:
-    from sigmoidlab.functions import _ufuncs as k
+    from sigmoidlab.functions import _loader as k
 
     return k
 
@@ -611,6 +612,6 @@ def bench_command(
         )
     print_table(data)
     if out is not None:
-        for name, text in (("kernels.md", to_markdown(data)), ("kernels.json", json.dumps(data, indent=2))):
-            write_text(out / name, text)
+        write_text(out / "kernels.md", to_markdown(data))
+        _jsonio.write_json(out / "kernels.json", data, indent=2)
         console.print(f"wrote {out / 'kernels.md'} and {out / 'kernels.json'}")

@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from .. import nn
 from ..functions import VANISHING_THRESHOLD
 from ._app import app, console, err_console, fail, interrupted
 
@@ -195,9 +196,13 @@ def demo_command(
 def vanish_command(
     ctx: typer.Context,
     depths: Annotated[str, typer.Option(help="Hidden-layer counts, comma-separated.")] = "1,2,4,8,16",
-    activations: Annotated[str, typer.Option(help="sigmoid, tanh, relu, leaky_relu, identity.")] = "sigmoid,tanh,relu",
+    activations: Annotated[
+        str, typer.Option(help=f"Comma-separated: {', '.join(nn.ACTIVATIONS.spellings())}.")
+    ] = "sigmoid,tanh,relu",
     batchnorm: Annotated[str, typer.Option(help="off, on, or off,on.")] = "off,on",
-    inits: Annotated[str, typer.Option(help="standard, glorot, he (or any sigmoidlab.nn.init name).")] = "standard",
+    inits: Annotated[
+        str, typer.Option(help=f"Comma-separated: {', '.join(nn.INITIALIZERS.spellings())}.")
+    ] = "standard",
     width: Annotated[int, typer.Option(help="Units per hidden layer.")] = 32,
     dataset: Annotated[str, typer.Option(help="xor, moons, circles, spiral, gaussians, linear.")] = "moons",
     epochs: Annotated[int, typer.Option(help="Passes over the training data.")] = 50,

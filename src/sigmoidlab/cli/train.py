@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import io
 import itertools
-import json
 import math
 import os
 import warnings
@@ -16,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 
+from .. import nn
 from .._atomic import STDOUT, UnsafeOutputError, resolve_output, write_text
 from ._app import app, console, err_console, fail, interrupted
 
@@ -44,12 +44,10 @@ def parse_hidden(text: str) -> tuple[int, ...]:
 
 def parse_activation(text: str, n_layers: int) -> str | list[str]:
     """One activation for every hidden layer, or a comma list with one per layer."""
-    from ..estimators import _ACTIVATIONS
-
     names = [part.strip() for part in text.split(",")]
     for name in names:
-        if name not in _ACTIVATIONS:
-            fail(f"--activation: unknown activation {name!r}; choose from {', '.join(_ACTIVATIONS)}")
+        if name not in nn.ACTIVATIONS:
+            fail(f"--activation: {nn.ACTIVATIONS.unknown(name)}")
     if len(names) == 1:
         return names[0]
     if len(names) != n_layers:
@@ -148,10 +146,8 @@ def _check_init(init: str) -> None:
     """The initialiser exists and draws finite weights (``normal(-1)`` or ``normal(inf)`` would not)."""
     import numpy as np
 
-    from .. import nn
-
     try:
-        weights = nn.init.get(init)(2, 2, np.random.default_rng(0), np.float64)
+        weights = nn.get_initializer(init)(2, 2, np.random.default_rng(0), np.float64)
     except ValueError as exc:
         fail(f"--init: {exc}")
     if not np.isfinite(weights).all():
@@ -205,11 +201,11 @@ def train_command(
         str, typer.Option(help="Hidden layer sizes, e.g. 16,16; 'none' for logistic regression.")
     ] = "16,16",
     activation: Annotated[
-        str, typer.Option(help="sigmoid|tanh|relu|leaky_relu|identity, or one per layer.")
+        str, typer.Option(help=f"{', '.join(nn.ACTIVATIONS.spellings())}: one, or one per layer.")
     ] = "sigmoid",
     batchnorm: Annotated[bool, typer.Option("--batchnorm", help="Batch normalisation before each activation.")] = False,
     init: Annotated[
-        str, typer.Option(help="Weight initialiser (standard, glorot_uniform, he_normal, ...).")
+        str, typer.Option(help=f"Weight initialiser: {', '.join(nn.INITIALIZERS.spellings())} or normal(STD).")
     ] = "glorot_uniform",
     optimizer: Annotated[Solver, typer.Option(help="Optimiser.")] = Solver.adam,
     lr: Annotated[float, typer.Option(help="Learning rate.")] = 0.01,
@@ -276,7 +272,6 @@ def _train(data, model: dict[str, Any], *, test_size: float, seed: int, standard
     """Split, standardise, fit; return the report and (estimator, scaler, feature names, classes)."""
     import numpy as np
     from sklearn.model_selection import train_test_split
-    from sklearn.preprocessing import StandardScaler
 
     from ..estimators import MLPClassifier
 
@@ -290,7 +285,7 @@ def _train(data, model: dict[str, Any], *, test_size: float, seed: int, standard
             fail(f"--test-size={test_size}: cannot split {len(y)} samples ({exc})")
     else:
         X_train, y_train, X_test, y_test = X, y, None, None
-    scaler = StandardScaler().fit(X_train) if standardize else None
+    scaler = nn.Standardizer.fit(X_train) if standardize else None
     prepare = scaler.transform if scaler is not None else np.asarray
     estimator = MLPClassifier(
         hidden_layer_sizes=tuple(model["hidden"]),
@@ -318,7 +313,7 @@ def _train(data, model: dict[str, Any], *, test_size: float, seed: int, standard
 
 
 def _save(report: dict[str, Any], fitted: tuple, save: Path, target: str | None) -> None:
-    from .. import nn
+    from .. import _jsonio
 
     estimator, scaler, feature_names, classes = fitted
     metadata = {
@@ -326,11 +321,11 @@ def _save(report: dict[str, Any], fitted: tuple, save: Path, target: str | None)
         "feature_names": list(feature_names),
         "classes": classes,
         "target": target,
-        "standardize": None if scaler is None else {"mean": scaler.mean_.tolist(), "scale": scaler.scale_.tolist()},
+        "standardize": None if scaler is None else scaler.to_json(),
         **report,
     }
     try:
-        nn.save(estimator.model_, save, metadata=_finite(metadata))
+        nn.save(estimator.model_, save, metadata=_jsonio.jsonable(metadata))
     except OSError as exc:
         fail(f"--save {save}: {exc.strerror or exc}")
     report["saved"] = str(save)
@@ -339,7 +334,6 @@ def _save(report: dict[str, Any], fitted: tuple, save: Path, target: str | None)
 def _fit(estimator, X, y, lr: float) -> None:
     """Fit, turning divergence into one error line and each warning (a run that ended worse than it started,
     say) into one "warning:" line on stderr."""
-    from .. import nn
     from ..nn.train import TrainingWarning
 
     with warnings.catch_warnings(record=True) as caught:
@@ -353,20 +347,11 @@ def _fit(estimator, X, y, lr: float) -> None:
         err_console.print(f"[yellow]warning:[/] {warning.message}{hint}", highlight=False, soft_wrap=True)
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: an undefined metric is stored as null."""
-    if isinstance(value, float) and value != value:
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _print_report(report: dict[str, Any], as_json: bool) -> None:
     if as_json:
-        print(json.dumps(_finite(report), indent=2))
+        from .. import _jsonio
+
+        print(_jsonio.dumps(report, indent=2))
         return
     from rich.table import Table
 
@@ -404,16 +389,10 @@ def check_train_metadata(meta: dict[str, Any], net: Any) -> str | None:
         return "metadata 'classes' must hold two different labels"
     if meta.get("target") is not None and not isinstance(meta["target"], str):
         return "metadata 'target' must be a column name or null"
-    scaling = meta.get("standardize")
-    if scaling is not None:
-        if not (isinstance(scaling, dict) and {"mean", "scale"} <= scaling.keys()):
-            return "metadata 'standardize' must be null or an object with 'mean' and 'scale'"
-        for key in ("mean", "scale"):
-            values = scaling[key]
-            ok = isinstance(values, list) and len(values) == n
-            ok = ok and all(isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) for v in values)
-            if not ok or (key == "scale" and min(values) <= 0):
-                return f"metadata 'standardize.{key}' must be a list of {n} finite numbers" + " > 0" * (key == "scale")
+    try:
+        nn.Standardizer.from_json(meta.get("standardize"), n_features=n)
+    except ValueError as exc:
+        return f"metadata {exc}"
     return None
 
 
@@ -431,7 +410,7 @@ def predict_command(
     """
     import numpy as np
 
-    from .. import datasets, nn
+    from .. import datasets
     from ..functions import sigmoid
 
     try:
@@ -450,10 +429,10 @@ def predict_command(
         X, _, _ = datasets.load_csv(csv_path, None, features=meta["feature_names"], ignore=ignore)
     except datasets.CSVError as exc:
         fail(str(exc))
-    scaling = meta.get("standardize")
+    scaler = nn.Standardizer.from_json(meta.get("standardize"))  # checked by check_train_metadata
     with np.errstate(all="ignore"):  # an extreme row may overflow to ±inf: σ handles it, NaN is reported below
-        if scaling:
-            X = (X - np.asarray(scaling["mean"], dtype=np.float64)) / np.asarray(scaling["scale"], dtype=np.float64)
+        if scaler is not None:
+            X = scaler.transform(X)
         z = net.forward(X)[:, 0].astype(np.float64)
     text = _predictions_csv(z, meta["classes"], sigmoid)
     if np.isnan(z).any():

@@ -24,9 +24,11 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from .grid import INITS, Architecture
+from .. import nn
+from .grid import Architecture
 
-MAX_SLOPE = {"sigmoid": 0.25, "logistic": 0.25, "tanh": 1.0, "relu": 1.0, "leaky_relu": 1.0, "identity": 1.0}
+# sup f′ by every spelling of an activation, from the engine's classes (sigmoidlab.torch's probe report reads it).
+MAX_SLOPE = {name: nn.ACTIVATIONS.get(name).max_slope for name in nn.ACTIVATIONS.spellings()}
 CHANCE_MARGIN = 0.1
 HALF_GRADIENT_MEAN = (1 - math.sqrt(0.5)) / 2  # ȳ(1 − ȳ) = 1/8  ⇔  ȳ = (1 − √½)/2 ≈ 0.146
 
@@ -56,7 +58,7 @@ def decay(rows: Sequence[dict], activation: str, batchnorm: bool) -> dict:
         out["ratio_per_layer"] = float(10.0 ** (-slope))
         if not batchnorm:
             # The signal reaching layer l has crossed W_{l+1}: the weights of every hidden layer above the first.
-            out["bound"] = MAX_SLOPE[activation] * geometric_mean(r["weight_norm"] for r in rows[1:])
+            out["bound"] = nn.ACTIVATIONS.get(activation).max_slope * geometric_mean(r["weight_norm"] for r in rows[1:])
     return out
 
 
@@ -122,7 +124,7 @@ def top_saturation(runs: Sequence[dict]) -> dict | None:
     It is saturating when its mean ȳ is within HALF_GRADIENT_MEAN of 0 or 1 (σ'(ȳ) ≤ 1/8); ``entered`` is the
     first checkpoint where that holds, as a fraction of training, or None.
     """
-    if configuration_of(runs)[0].activation not in ("sigmoid", "logistic"):
+    if nn.ACTIVATIONS.canonical(configuration_of(runs)[0].activation) != "sigmoid":
         return None
     t = layer_traces(runs)
     means = t["act_mean"]
@@ -265,16 +267,22 @@ def _summarise(arch: Architecture, depth: int, runs: list[dict], margin: float) 
 
 
 def _find(analysis: dict, activation: str, batchnorm: bool, init: str | None = None) -> dict | None:
-    """The configuration with this activation, batch norm and init; with any init, the one first in INITS (so
-    the order of the grid's lists never changes a verdict)."""
+    """The configuration with this activation, batch norm and init; with any init, the one whose init comes first
+    in the engine's order (``nn.INITIALIZERS``: canonical names, then spelling), so the order of the grid's lists
+    never changes a verdict."""
     matches = [
         c
         for c in analysis["configurations"]
         if (c["architecture"]["activation"], c["architecture"]["batchnorm"]) == (activation, batchnorm)
         and (init is None or c["architecture"]["init"] == init)
     ]
-    rank = {name: i for i, name in enumerate(INITS)}
-    return min(matches, key=lambda c: rank.get(c["architecture"]["init"], len(rank)), default=None)
+    names, spellings = nn.INITIALIZERS.names(), nn.INITIALIZERS.spellings()
+
+    def rank(c: dict) -> tuple[int, int]:
+        init = c["architecture"]["init"]
+        return names.index(nn.INITIALIZERS.canonical(init)), spellings.index(init)
+
+    return min(matches, key=rank, default=None)
 
 
 def _deepest(config: dict) -> dict | None:

@@ -20,14 +20,14 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
-from .._atomic import write_text
+from .. import _jsonio
 from .grid import Experiment, RunConfig
 from .runner import RECORD_FORMAT, run_one
 
 
-def write_json_atomic(path: Path, data: object) -> None:
-    """Write JSON to a temporary file in the same folder, then rename it over ``path`` (never half a file)."""
-    write_text(path, json.dumps(data, allow_nan=False))
+def save_record(path: Path, record: dict) -> None:
+    """Write one run's record to ``path`` atomically (never half a file); NaN and infinity become null."""
+    _jsonio.write_json(path, record)
 
 
 def load_finished(path: Path, config: RunConfig) -> dict | None:
@@ -90,7 +90,7 @@ def run_experiment(
         runs_dir.mkdir(parents=True, exist_ok=True)
 
         def finished(record: dict) -> None:
-            write_json_atomic(runs_dir / f"{record['run_id']}.json", record)
+            save_record(runs_dir / f"{record['run_id']}.json", record)
             records[record["run_id"]] = record
             bar.advance(record)
 

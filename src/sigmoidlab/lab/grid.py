@@ -13,12 +13,12 @@ import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, fields
 
+from .. import nn
 from ..functions import VANISHING_THRESHOLD
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "identity")
-# Short names for the command line; anything else is passed to sigmoidlab.nn.init as it is.
-INIT_ALIASES = {"glorot": "glorot_uniform", "he": "he_normal"}
-INITS = ("standard", "glorot", "he", "glorot_uniform", "glorot_normal", "he_uniform", "he_normal", "lecun_normal")
+# Names of activations, initialisers and optimisers are the engine's (nn.ACTIVATIONS, nn.INITIALIZERS,
+# nn.OPTIMIZERS). A config keeps the spelling it was given ("glorot", "he"): it is part of the run id.
+# The lab's experiments use two of the engine's optimisers: SGD (with the grid's momentum) and Adam.
 OPTIMIZERS = ("sgd", "adam")
 DATASETS = ("xor", "moons", "circles", "spiral", "gaussians", "linear", "digits_binary")
 # Sanity limits: beyond them a run would not fit in memory or would not end, and is refused before it starts.
@@ -133,8 +133,8 @@ class Experiment:
 
         need(len(self.architectures) > 0, "architectures: give at least one")
         for a in self.architectures:
-            need(a.activation in ACTIVATIONS, f"activation={a.activation!r}: expected one of {', '.join(ACTIVATIONS)}")
-            need(a.init in INITS, f"init={a.init!r}: expected one of {', '.join(INITS)}")
+            need(a.activation in nn.ACTIVATIONS, f"activation={a.activation!r}: {nn.ACTIVATIONS.unknown(a.activation)}")
+            need(a.init in nn.INITIALIZERS, f"init={a.init!r}: {nn.INITIALIZERS.unknown(a.init)}")
         need(len(set(self.architectures)) == len(self.architectures), "architectures: duplicates given")
         for name, values in (("depths", self.depths), ("seeds", self.seeds)):
             need(len(values) > 0, f"{name}: give at least one")

@@ -18,11 +18,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import _jsonio, nn
 from .. import functions as F
 from .._atomic import atomic_output
 from . import figures as figs
 from .analysis import analyse
-from .execute import run_experiment, write_json_atomic
+from .execute import run_experiment
 from .grid import Experiment
 from .layout import FIGURES, check_output
 
@@ -131,7 +132,7 @@ def write_tables(out: Path, tables: dict[str, list[dict]]) -> list[Path]:
                 writer.writerows(rows)
 
         _atomic(out / f"{name}.csv", write_csv)
-        write_json_atomic(out / f"{name}.json", rows)
+        _jsonio.write_json(out / f"{name}.json", rows)
         written += [out / f"{name}.csv", out / f"{name}.json"]
         if pyarrow is not None:
             _atomic(
@@ -307,7 +308,7 @@ def document(
             f"{len(e.seeds)} seed(s); {e.width} units per hidden layer; data set {e.dataset} "
             f"({e.n_samples} points, noise {e.noise:g}, {e.test_fraction:.0%} held out, standardised); "
             f"{e.optimizer.upper()} lr {e.lr:g}"
-            + (f" momentum {e.momentum:g}" if e.optimizer == "sgd" else "")
+            + (f" momentum {e.momentum:g}" if nn.OPTIMIZERS.get(e.optimizer).cls is nn.SGD else "")
             + f", {e.epochs} epochs, batch {e.batch_size}, {e.dtype}. Gradient norms are measured on a fixed "
             f"probe batch of {e.probe_size} training points at initialisation and at {e.checkpoints} "
             "log-spaced steps. Per-layer ratio: 10^(−slope) of a least-squares fit of log₁₀‖∂L/∂W_l‖ "
@@ -579,19 +580,8 @@ def build_report(
         "figures": {k: str(v.relative_to(out)) for k, v in figures.items()},
         "elapsed_seconds": elapsed,
     }
-    write_json_atomic(out / "results.json", _json_safe(results))
+    _jsonio.write_json(out / "results.json", results)
     return results
-
-
-def _json_safe(value):
-    """NaN and infinity are not JSON: they become null."""
-    if isinstance(value, dict):
-        return {k: _json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_json_safe(v) for v in value]
-    if isinstance(value, float) and not np.isfinite(value):
-        return None
-    return value
 
 
 def run(

@@ -2,8 +2,9 @@
 
 What is recorded at a checkpoint ("step" s = number of optimiser steps taken so far, 0 = initialisation): one
 forward and backward pass of the loss over a fixed probe batch (the first ``probe_size`` training points), with
-the engine's observation hooks on, so every row holds the Frobenius norm of ∂L/∂W of one Dense layer, the mean
-and spread of its pre-activations and activations, and the fraction of its units in the vanishing region.
+the engine's observation on (:func:`sigmoidlab.nn.observing`, which also keeps the activations), so every row
+holds the Frobenius norm of ∂L/∂W of one Dense layer, the mean and spread of its pre-activations and
+activations, and the fraction of its units in the vanishing region.
 The probe pass runs in training mode, so batch norm normalises with the probe's own statistics, as it does
 during training (it also nudges the running statistics once per checkpoint, like one more batch would).
 
@@ -15,21 +16,17 @@ fraction of unit·sample pairs where the activation's slope is below half its ma
 
 from __future__ import annotations
 
-import contextlib
-import math
 import platform
 import time
 import traceback
 
 import numpy as np
 
-from .. import nn
-from .grid import INIT_ALIASES, RunConfig
+from .. import _jsonio, nn
+from .grid import RunConfig
 
 RECORD_FORMAT = 2  # bumped when the layout of a run record changes, so that old files are re-run
 PERCENTILES = (2, 98)
-# Slope relative to its maximum, from the activation's output y: σ' = y(1 − y) ≤ 1/4, tanh' = 1 − y² ≤ 1.
-RELATIVE_SLOPE = {"sigmoid": lambda y: 4 * y * (1 - y), "tanh": lambda y: 1 - y * y}
 
 
 def load_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -49,9 +46,8 @@ def load_data(config: RunConfig) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=config.test_fraction, stratify=y, random_state=config.seed
     )
-    mean, std = X_train.mean(axis=0), X_train.std(axis=0)
-    std[std == 0] = 1  # a constant feature (the digits' border pixels) stays 0 instead of becoming NaN
-    return (X_train - mean) / std, (X_test - mean) / std, y_train, y_test
+    scaler = nn.Standardizer.fit(X_train)  # a constant feature (the digits' border pixels) stays 0
+    return scaler.transform(X_train), scaler.transform(X_test), y_train, y_test
 
 
 def build_model(config: RunConfig, n_features: int = 2) -> nn.Sequential:
@@ -62,7 +58,7 @@ def build_model(config: RunConfig, n_features: int = 2) -> nn.Sequential:
         hidden=(config.width,) * config.depth,
         activation=a.activation,
         batchnorm=a.batchnorm,
-        init=INIT_ALIASES.get(a.init, a.init),
+        init=a.init,  # "glorot", "he": the engine's aliases
         dtype=np.dtype(config.dtype),
         seed=config.seed,
     )
@@ -92,16 +88,16 @@ def run_one(config: RunConfig) -> dict:
         tail = "".join(traceback.format_exception(exc)[-3:])
         record.update(status="failed", error=f"{type(exc).__name__}: {exc}", traceback=tail)
     record["seconds"] = time.perf_counter() - started
-    return record
+    # NaN (a field the engine did not record, e.g. the output layer's activation) becomes None, in memory too:
+    # the analysis reads a missing value as None.
+    return _jsonio.jsonable(record)
 
 
 def _train(config: RunConfig) -> dict:
     X_train, X_test, y_train, y_test = load_data(config)
     model = build_model(config, X_train.shape[1])
-    if config.optimizer == "sgd":
-        optimizer = nn.SGD(model.parameters(), lr=config.lr, momentum=config.momentum)
-    else:
-        optimizer = nn.Adam(model.parameters(), lr=config.lr)
+    momentum = {"momentum": config.momentum} if nn.OPTIMIZERS.get(config.optimizer).cls is nn.SGD else {}
+    optimizer = nn.make_optimizer(config.optimizer, model.parameters(), lr=config.lr, **momentum)
     # nn.fit may merge a last batch of one into the one before; the snapshot after training covers the end.
     steps_per_epoch = -(-len(X_train) // config.batch_size)
     recorder = _Recorder(
@@ -146,25 +142,6 @@ def _train(config: RunConfig) -> dict:
     }
 
 
-def _clean(value: float) -> float | None:
-    """NaN (a field the engine did not record, e.g. the output layer's activation) becomes JSON null."""
-    return None if isinstance(value, float) and not math.isfinite(value) else value
-
-
-@contextlib.contextmanager
-def _frozen_running_statistics(model):
-    """Batch-norm layers with momentum 0 (running ← running) for the duration of the block."""
-    layers = [layer for layer in model.layers if isinstance(layer, nn.BatchNorm1d)]
-    saved = [layer.momentum for layer in layers]
-    for layer in layers:
-        layer.momentum = 0.0
-    try:
-        yield
-    finally:
-        for layer, momentum in zip(layers, saved, strict=True):
-            layer.momentum = momentum
-
-
 class _Recorder(nn.Callback):
     """A ``fit`` callback: snapshots of the per-layer statistics at the checkpoint steps, and the curves."""
 
@@ -179,45 +156,27 @@ class _Recorder(nn.Callback):
         self.curves: dict[str, list] = {k: [] for k in ("epoch", "loss", "accuracy", "test_loss", "test_accuracy")}
 
     def snapshot(self, model, epoch: int) -> None:
+        """One row per Dense layer: the engine's statistics of a forward and backward pass over the probe, and
+        for hidden layers the spread of the activations and the fraction of pairs below half the maximum slope."""
         model.train()
-        model.observe(True, threshold=self.threshold)
-        try:
+        with nn.observing(model, threshold=self.threshold, outputs=True):
             value = self.loss.forward(model.forward(self.X_probe), self.y_probe)
             model.backward(self.loss.backward())
-            stats = model.stats()
-        finally:
-            model.observe(False)
-        spread = self.spread(model)
-        for s in stats:
-            extra = spread[s["layer"]] if s["layer"] < len(spread) else {}
-            self.rows.append(
-                {
-                    "step": self.step,
-                    "epoch": epoch,
-                    "probe_loss": _clean(value),
-                    **{k: _clean(v) for k, v in s.items()},
-                    **extra,
-                }
-            )
+            stats, outputs = model.stats(), model.outputs()
+        for s, o in zip(stats, outputs, strict=True):
+            self.rows.append({"step": self.step, "epoch": epoch, "probe_loss": value, **s, **self.spread(o)})
         self.last_step = self.step
 
-    def spread(self, model) -> list[dict]:
-        """Percentiles and half-slope fraction of each hidden activation on the probe, layer by layer.
-
-        A second pass through the layers (the engine's observation keeps only means and spreads); batch norm's
-        momentum is set to 0 meanwhile, so this pass does not move its running statistics.
-        """
-        out = []
-        x = self.X_probe.astype(model.dtype)
-        with _frozen_running_statistics(model):
-            for layer in model.layers:
-                x = layer.forward(x)
-                if layer.kind:
-                    low, high = np.percentile(x, PERCENTILES)
-                    slope = RELATIVE_SLOPE.get(layer.kind)
-                    half = float(np.mean(slope(x) < 0.5)) if slope else None
-                    out.append({"act_p02": float(low), "act_p98": float(high), "half_slope": half})
-        return out
+    @staticmethod
+    def spread(o: nn.LayerOutputs) -> dict:
+        """2nd and 98th percentiles of a hidden layer's activations y and, for a saturating activation (sigmoid,
+        tanh), the fraction of unit·sample pairs with f′(y) < max f′ / 2; nothing for the output layer."""
+        if o.act is None:
+            return {}
+        low, high = np.percentile(o.act, PERCENTILES)
+        f = o.function
+        half = float(np.mean(f.derivative_from_output(o.act) < 0.5 * f.max_slope)) if f.saturating else None
+        return {"act_p02": float(low), "act_p98": float(high), "half_slope": half}
 
     def on_train_begin(self, model) -> None:
         self.snapshot(model, 0)
@@ -231,5 +190,5 @@ class _Recorder(nn.Callback):
     def on_epoch_end(self, model, epoch: int, logs: dict[str, float]) -> None:
         self.curves["epoch"].append(epoch + 1)
         for key, name in (("loss", "loss"), ("accuracy", "accuracy"), ("val_loss", "test_loss")):
-            self.curves[name].append(_clean(float(logs[key])))
+            self.curves[name].append(float(logs[key]))
         self.curves["test_accuracy"].append(float(logs["val_accuracy"]))
