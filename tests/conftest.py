@@ -1,7 +1,7 @@
 """Shared test fixtures: strict floating-point checking and the implementation paths of the function family.
 
-``benchmarks/`` goes on ``sys.path`` so the tests measure with the same ruler as the accuracy benchmark
-(``import accuracy``: mpmath references, ULP errors, correct rounding, input sets).
+The rulers (mpmath references, ULP errors, correct rounding, input sets, the accuracy contract) are the
+package's test support, :mod:`sigmoidlab._testing`, which the accuracy benchmark imports too.
 """
 
 from __future__ import annotations
@@ -15,13 +15,15 @@ from typing import Any
 import numpy as np
 import pytest
 
-from sigmoidlab.functions import _ufuncs
+from sigmoidlab._testing import kernel_paths, on_path
+from sigmoidlab.functions import _loader
 
+# Only for tests/test_torch_functions.py, which imports the rulers of benchmarks/torch_accuracy.py.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
 #: Every implementation the public functions dispatch NumPy input to: the NumPy reference path and each
 #: compiled kernel this CPU can run.
-KERNEL_PATHS = ("reference", *_ufuncs.available_kernels())
+KERNEL_PATHS = kernel_paths()
 
 
 @pytest.fixture
@@ -36,23 +38,12 @@ def strict_fp() -> Iterator[None]:
 @pytest.fixture
 def on_every_path() -> Callable[[Callable[[], Any]], dict[str, Any]]:
     """``on_every_path(f)`` calls ``f()`` once per kernel path and returns ``{path: result}``."""
-
-    def run(f: Callable[[], Any]) -> dict[str, Any]:
-        results = {}
-        for path in KERNEL_PATHS:
-            previous = _ufuncs.set_kernel(path)
-            try:
-                results[path] = f()
-            finally:
-                _ufuncs.set_kernel(previous)
-        return results
-
-    return run
+    return lambda f: {path: on_path(path, f) for path in KERNEL_PATHS}
 
 
 @pytest.fixture(params=KERNEL_PATHS)
 def kernel_path(request: pytest.FixtureRequest) -> Iterator[str]:
-    """Runs the test once per kernel path."""
-    previous = _ufuncs.set_kernel(request.param)
+    """Runs the test once per kernel path, with the public functions switched to it."""
+    previous = _loader.set_kernel(request.param)
     yield request.param
-    _ufuncs.set_kernel(previous)
+    _loader.set_kernel(previous)

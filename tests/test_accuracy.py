@@ -1,14 +1,17 @@
 """The accuracy contract of the sigmoid family, proven against mpmath on every kernel path.
 
-Contract (shared/README): sigmoid, log_sigmoid, softplus ≤ 1 ULP and sigmoid_grad, sigmoid_second_grad, logit
-≤ 2 ULP (never 0 where the true value is representable) in float64/float32 over the whole range; float16 and
-bfloat16 correctly rounded on all 65,536 inputs. The ruler is ``benchmarks/accuracy.py``; its own
-correctness is tested first. Each reference is computed once and every path (the NumPy reference path and
-each compiled kernel) is measured against it.
+Contract (README, "Accuracy"; :data:`sigmoidlab._testing.accuracy.CONTRACT`): sigmoid, log_sigmoid, softplus
+≤ 1 ULP and sigmoid_grad, sigmoid_second_grad, logit ≤ 2 ULP (never 0 where the true value is representable) in
+float64/float32 over the whole range; float16 and bfloat16 correctly rounded on all 65,536 inputs; the compiled
+y·(1 − y) correctly rounded in every dtype. The ruler is :mod:`sigmoidlab._testing.accuracy` (the accuracy
+benchmark measures with it too); its own correctness is tested first. Each reference is computed once and
+every path (the NumPy reference path and each compiled kernel) is measured against it; on a compiled path the
+raw ufunc must give the public function's bits.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 
 import ml_dtypes
@@ -21,14 +24,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from mpmath import mp
 
-import accuracy as acc
 import sigmoidlab as sl
-from sigmoidlab.functions import _ufuncs
+from sigmoidlab import ufuncs
+from sigmoidlab._testing import accuracy as acc
+from sigmoidlab._testing import kernel_paths, on_path
+from sigmoidlab._testing import worst_case as wc
+from sigmoidlab._testing.comparators import implementations
 
 pytestmark = pytest.mark.usefixtures("strict_fp")
 
 BF16 = np.dtype(ml_dtypes.bfloat16)
 ALL_DTYPES = [np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16), BF16]
+PATHS = kernel_paths()
+COMPILED = PATHS[1:]  # the kernels this CPU runs; the raw ufuncs always take one of them
 
 
 def _where(x: np.ndarray, mask: np.ndarray, limit: int = 5) -> str:
@@ -142,31 +150,31 @@ def test_correct_rounding_is_decided_even_next_to_a_midpoint():
 
 
 @pytest.mark.parametrize("dtype", acc.WIDE_DTYPES)
-@pytest.mark.parametrize("name", acc.SEARCHED)
+@pytest.mark.parametrize("name", wc.SEARCHED)
 def test_double_double_reference_agrees_with_mpmath(name, dtype):
     """The worst-case search's cheap reference: within 2^-90 relative of mpmath, subnormal results included,
-    so its ULP errors match :func:`accuracy.ulp_error` to 1e-9 ULP."""
-    x = np.concatenate([acc.fuzz_inputs(acc.DTYPES[dtype], 600, seed=3), acc.hard_cases(name, acc.DTYPES[dtype])])
+    so its ULP errors match :func:`ulp_error` to 1e-9 ULP."""
+    x = np.concatenate([wc.fuzz_inputs(acc.DTYPES[dtype], 600, seed=3), acc.hard_cases(name, acc.DTYPES[dtype])])
     x = x[np.abs(x) < 1000]
-    k, v = acc.dd_reference(name, x.astype(np.float64))
+    k, v = wc.dd_reference(name, x.astype(np.float64))
     exact = acc.reference_values(name, x)
     with mp.workprec(300):
         for xi, ki, hi, lo, e in zip(x, k, *v, exact, strict=True):
             value = (mp.mpf(float(hi)) + mp.mpf(float(lo))) * mp.mpf(2) ** int(ki)
             assert abs(value - e) <= abs(e) * mp.mpf(2) ** -90, f"{name}({xi!r})"
     got = getattr(sl, name)(x)
-    np.testing.assert_allclose(acc.dd_ulp_error(got, k, v, got.dtype), acc.ulp_error(got, exact), rtol=0, atol=1e-9)
+    np.testing.assert_allclose(wc.dd_ulp_error(got, k, v, got.dtype), acc.ulp_error(got, exact), rtol=0, atol=1e-9)
 
 
 def test_fuzz_inputs_are_reproducible_and_cover_the_tail_above_the_smallest_normal():
-    x = acc.fuzz_inputs(np.float64, 4000, seed=7)
-    assert np.array_equal(x, acc.fuzz_inputs(np.float64, 4000, seed=7)) and x.size == 4000
-    assert not np.array_equal(x, acc.fuzz_inputs(np.float64, 4000, seed=8))
+    x = wc.fuzz_inputs(np.float64, 4000, seed=7)
+    assert np.array_equal(x, wc.fuzz_inputs(np.float64, 4000, seed=7)) and x.size == 4000
+    assert not np.array_equal(x, wc.fuzz_inputs(np.float64, 4000, seed=8))
     tiny = math.log(np.finfo(np.float64).tiny)  # −708.4
     assert ((x > tiny - 1) & (x < tiny + 9)).sum() >= 1000 and x.min() > -746
 
 
-@pytest.mark.parametrize("name", [*acc.SEARCHED, "log_sigmoid", "softplus"])
+@pytest.mark.parametrize("name", [*wc.SEARCHED, "log_sigmoid", "softplus"])
 def test_known_worst_cases_within_contract_on_every_path(name, on_every_path):
     """σ(−707.445954356504) was 0.7503 ULP (a 16-million-point fuzz), −707.3618105 is 0.7605: where σ is just
     above the smallest normal number, the kernel's exp(−|x|) loses its last bits; σ', log σ(+x) ≈ −e^(−x) and
@@ -175,21 +183,17 @@ def test_known_worst_cases_within_contract_on_every_path(name, on_every_path):
     exact = acc.reference_values(name, x)
     for path, got in on_every_path(lambda: getattr(sl, name)(x)).items():
         errors = acc.ulp_error(got, exact)
-        assert errors.max() <= acc.CONTRACT_ULP[name] and errors.max() <= 1, f"[{path}] {errors} at {x}"
+        assert errors.max() <= acc.CONTRACT[name].max_ulp and errors.max() <= 1, f"[{path}] {errors} at {x}"
 
 
 def test_worst_case_search_reports_a_maximum_confirmed_by_mpmath():
-    result = acc.worst_case_search("sigmoid", "float64", n=2048, seed=1, top=4)
+    result = wc.worst_case_search("sigmoid", "float64", n=2048, seed=1, top=4)
     hard = acc.hard_cases("sigmoid", np.float64)
     assert result["inputs"] == 2048 + int((np.abs(hard) < 1000).sum()) and result["fuzzed"] == 2048
     known = np.array([-w for w in acc.KNOWN_WORST])
     for path, entry in result["paths"].items():
-        previous = _ufuncs.set_kernel(path)
-        try:
-            at_worst = sl.sigmoid(np.array([entry["worst_input"], entry["fuzz_worst_input"]]))
-            at_known = sl.sigmoid(known)
-        finally:
-            _ufuncs.set_kernel(previous)
+        at_worst = on_path(path, sl.sigmoid, np.array([entry["worst_input"], entry["fuzz_worst_input"]]))
+        at_known = on_path(path, sl.sigmoid, known)
         confirmed = acc.ulp_error(
             at_worst, acc.reference_values("sigmoid", [entry["worst_input"], entry["fuzz_worst_input"]])
         )
@@ -203,7 +207,7 @@ def test_torch_is_measured_in_the_dtype_of_the_input():
     """The torch column once cast float64 input to float32 first (2.5e+11 ULP for log σ instead of ~1.3)."""
     x = np.linspace(-40, 40, 1001)
     for dtype, torch_dtype in ((np.float64, torch.float64), (np.float32, torch.float32)):
-        got = acc.implementations()["torch"]["sigmoid"](x.astype(dtype))
+        got = implementations()["torch"]["sigmoid"](x.astype(dtype))
         expected = torch.sigmoid(torch.tensor(x, dtype=torch_dtype)).numpy()
         assert got.dtype == dtype and np.array_equal(got, expected)
 
@@ -211,36 +215,77 @@ def test_torch_is_measured_in_the_dtype_of_the_input():
 # ------------------------------------------------------------------------------------------ the contract
 
 
+# The references are computed once per (function, dtype) and shared by the paths.
+
+
+@functools.cache
+def _wide_case(name: str, dtype: str) -> tuple[np.ndarray, list]:
+    """The inputs (the benchmark's whole-range set and a second sample) and their exact values."""
+    x = np.concatenate([acc.range_points(name, dtype), acc.grid_points(name, dtype)])
+    return x, acc.reference_values(name, x)
+
+
+@functools.cache
+def _narrow_case(name: str, dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    x = acc.all_values(dtype)
+    return x, acc.correctly_rounded(name, x, dtype)  # 100 bits, proven by Ziv's test (see accuracy.py)
+
+
+@functools.cache
+def _from_output_case(dtype: str) -> tuple[np.ndarray, np.ndarray]:
+    y = acc.all_values(dtype) if dtype in acc.NARROW_DTYPES else acc.output_points(dtype)
+    return y, acc.correctly_rounded("sigmoid_grad_from_output", y, dtype)  # exact, rounded once
+
+
+def _results(path: str, name: str, x: np.ndarray) -> np.ndarray:
+    """The public function's result on ``path``; on a compiled path the raw ufunc must give the same bits."""
+    got = on_path(path, getattr(sl, name), x)
+    if path != "reference":
+        raw = on_path(path, getattr(ufuncs, name), x)
+        assert raw.dtype == got.dtype and np.array_equal(raw.view(np.uint8), got.view(np.uint8)), path
+    return got
+
+
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", acc.WIDE_DTYPES)
 @pytest.mark.parametrize("name", acc.FUNCTIONS)
-def test_float64_float32_within_contract_over_the_whole_range(name, dtype, on_every_path):
-    x = acc.range_points(name, dtype)
-    exact = acc.reference_values(name, x)
-    for path, got in on_every_path(lambda: getattr(sl, name)(x)).items():
-        assert got.dtype == dtype
-        errors = acc.ulp_error(got, exact)
-        worst = int(np.argmax(errors))
-        assert errors[worst] <= acc.CONTRACT_ULP[name], (
-            f"{name} [{path}] {dtype}: {errors[worst]:.4f} ULP at x = {x[worst]!r}: got {got[worst]!r}, "
-            f"exact {mp.nstr(exact[worst], 20)}"
-        )
-        flushed = acc.flushed_to_zero(got, exact)
-        if name in acc.NEVER_FLUSHED:
-            assert not flushed.any(), f"{name} [{path}] {dtype}: 0 where representable at x = {_where(x, flushed)}"
+def test_float64_float32_within_contract_over_the_whole_range(name, dtype, path):
+    x, exact = _wide_case(name, dtype)
+    got = _results(path, name, x)
+    assert got.dtype == dtype
+    problems = acc.contract_failures(name, x, got, exact)
+    assert not problems, f"{name} [{path}] {dtype}: " + "; ".join(problems)
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("dtype", acc.NARROW_DTYPES)
 @pytest.mark.parametrize("name", acc.FUNCTIONS)
-def test_float16_bfloat16_correctly_rounded_on_all_65536_inputs(name, dtype, on_every_path):
-    x = acc.all_values(dtype)
-    expected = acc.correctly_rounded(name, x, dtype)  # 100 bits, proven by Ziv's test (see accuracy.py)
-    for path, got in on_every_path(lambda: getattr(sl, name)(x)).items():
-        assert got.dtype == dtype
-        wrong = ~((got == expected) | (np.isnan(got) & np.isnan(expected)))
-        assert not wrong.any(), (
-            f"{name} [{path}] {dtype}: {int(wrong.sum())} inputs not correctly rounded, e.g. x = {_where(x, wrong)} "
-            f"-> {_where(got, wrong)} instead of {_where(expected, wrong)}"
-        )
+def test_float16_bfloat16_correctly_rounded_on_all_65536_inputs(name, dtype, path):
+    x, expected = _narrow_case(name, dtype)
+    got = _results(path, name, x)
+    assert got.dtype == dtype
+    wrong = ~((got == expected) | (np.isnan(got) & np.isnan(expected)))
+    assert not wrong.any(), (
+        f"{name} [{path}] {dtype}: {int(wrong.sum())} inputs not correctly rounded, e.g. x = {_where(x, wrong)} "
+        f"-> {_where(got, wrong)} instead of {_where(expected, wrong)}"
+    )
+
+
+@pytest.mark.parametrize("path", COMPILED)
+@pytest.mark.parametrize("dtype", list(acc.DTYPES))
+def test_grad_from_output_is_correctly_rounded(dtype, path):
+    """The compiled y·(1 − y) against the exact product rounded once: saved outputs σ(x), tiny and near-1 y,
+    few-bit dyadics, y outside [0, 1], overflow, ±0, ±inf, NaN (float64/float32); every input (16-bit types)."""
+    y, expected = _from_output_case(dtype)
+    got = _results(path, "sigmoid_grad_from_output", y)
+    strided = on_path(path, ufuncs.sigmoid_grad_from_output, y[::3])
+    assert got.dtype == acc.DTYPES[dtype] and np.array_equal(strided, got[::3], equal_nan=True)
+    wrong = ~((got == expected) | (np.isnan(got) & np.isnan(expected)))
+    assert not wrong.any(), f"[{path}] {dtype}: y = {_where(y, wrong)} -> {_where(got, wrong)}"
+    zeros = got == 0  # at y = ±0 and 1: the sign IEEE arithmetic gives y·(1 − y) (−0·(1 + 0) = −0)
+    with np.errstate(invalid="ignore"):  # signalling NaNs
+        y64 = y[zeros].astype(np.float64)
+    assert np.array_equal(np.signbit(got[zeros]), np.signbit(y64 * (1 - y64))), f"[{path}] signs of zero"
 
 
 # ----------------------------------------------------------------------------------- exact special values

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 
 from sigmoidlab._kernels import cpu, gen_tables
-from sigmoidlab.functions import _ufuncs as U
+from sigmoidlab.functions import _loader as U
 
 ext = pytest.importorskip("sigmoidlab._kernels._ufuncs", reason="compiled kernels not built")
 
@@ -108,7 +108,7 @@ def _in_subprocess(code: str, **env: str) -> dict:
 
 
 _REPORT_KERNEL = (
-    "import json; from sigmoidlab.functions import _ufuncs as U; import sigmoidlab as sl, numpy as np; "
+    "import json; from sigmoidlab.functions import _loader as U; import sigmoidlab as sl, numpy as np; "
     "print(json.dumps({'kernel': U.get_kernel(), 'ext': U._ext.get_kernel(), 'kernels': U.use_kernels(), "
     "'value': float(sl.sigmoid(np.float64(-3.0)))}))"
 )

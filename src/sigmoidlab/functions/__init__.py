@@ -13,7 +13,8 @@ The raw ``np.ufunc`` objects are public as :mod:`sigmoidlab.functions.ufuncs` (a
 ``ufuncs.sigmoid``, ``ufuncs.sigmoid_and_grad``, ``ufuncs.bce_with_logits``, ... (see that module for how they
 differ from these functions: float loops only, always compiled).
 
-Accuracy (measured against mpmath at 200 bits, see ``benchmarks/accuracy.py``): sigmoid, log_sigmoid and
+Accuracy (against mpmath at 200 bits: ``benchmarks/accuracy.py`` and the tests measure with
+``sigmoidlab._testing.accuracy``, where the contract is a table): sigmoid, log_sigmoid and
 softplus are within 1 ULP in float32/float64, sigmoid_grad, sigmoid_second_grad and logit within 2 ULP and
 never flushed to 0 where the true value is representable; float16 and bfloat16 results are correctly rounded.
 """

@@ -19,8 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from . import _loader
 from . import _reference as _f
-from . import _ufuncs as _k
 
 KERNEL_DTYPES = frozenset({np.dtype(np.float64), np.dtype(np.float32), np.dtype(np.float16), _f.BFLOAT16})
 KEYWORDS = frozenset({"where", "casting", "order", "dtype", "subok", "signature", "sig"})
@@ -40,9 +40,9 @@ def result_dtype(name: str, dtype: np.dtype) -> np.dtype:
 def kernel(name: str, dtype: Any) -> Any:
     """The compiled ufunc for ``name`` at ``dtype``, or None: then the reference path serves (extension not
     built, ``SIGMOIDLAB_KERNEL=reference``, longdouble, or a function without a kernel)."""
-    if dtype not in KERNEL_DTYPES or not _k.use_kernels():
+    if dtype not in KERNEL_DTYPES or not _loader.use_kernels():
         return None
-    return getattr(_k, name, None)
+    return getattr(_loader, name, None)
 
 
 def outputs(out: Any, nout: int) -> tuple:
@@ -182,7 +182,7 @@ def override_call(name: str, args: tuple, out: Any, kwargs: dict) -> Any:
         kwargs = {**kwargs, "dtype": np.float64}  # integers compute in float64, as for NumPy input
     if out is not None:
         kwargs = {**kwargs, "out": out}
-    ufunc = getattr(_k, name)
+    ufunc = getattr(_loader, name)
     if ufunc is None:
         types = ", ".join(sorted({f"{type(a).__module__}.{type(a).__qualname__}" for a in args}))
         raise TypeError(

@@ -23,7 +23,7 @@ Every ufunc keyword and method applies: ``out``, ``where``, ``dtype``, ``casting
 
 from __future__ import annotations
 
-from ._ufuncs import (
+from ._loader import (
     AVAILABLE,
     bce_with_logits,
     log_sigmoid,

@@ -16,8 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from ..functions import _reference as _ref
-from ..functions import _ufuncs, sigmoid
+from ..functions import binary_cross_entropy_with_logits, sigmoid
 
 
 def _targets(logits: np.ndarray, y: Any, who: str) -> np.ndarray:
@@ -68,10 +67,10 @@ class BCEWithLogits(Loss):
 
     L = mean[w·t·softplus(−z) + (1 − t)·softplus(z)],   ∂L/∂z = ((1 − t)·σ(z) − w·t·σ(−z)) / n
 
-    (w = ``pos_weight``, 1 by default, where ∂L/∂z = (σ(z) − t)/n). Both come from one e^(−|z|) through the
-    function family's compiled ``bce_with_logits`` ufunc when it is built (w = 1), else its NumPy formula
-    evaluated in the logits' dtype: no exponential overflows, a confident right answer costs 0 and a confident
-    wrong one a large finite value.
+    (w = ``pos_weight``, 1 by default, where ∂L/∂z = (σ(z) − t)/n). Both come from one e^(−|z|) through
+    :func:`sigmoidlab.binary_cross_entropy_with_logits` (its compiled ufunc for w = 1, else its exact reference
+    path, rounded once to the logits' dtype): no exponential overflows, a confident right answer costs 0 and a
+    confident wrong one a large finite value.
     """
 
     name = "bce"
@@ -83,14 +82,8 @@ class BCEWithLogits(Loss):
 
     def forward(self, logits: np.ndarray, y: Any) -> float:
         t = _targets(logits, y, "BCEWithLogits")
-        # The compiled (loss, σ(z) − t) ufunc: one pass, both outputs. It follows the same switch as the public
-        # functions (SIGMOIDLAB_KERNEL=reference, or no extension, selects the reference formula).
-        if self.pos_weight is None and _ufuncs.use_kernels():
-            loss, grad = _ufuncs.bce_with_logits(logits, t)
-        else:
-            w = None if self.pos_weight is None else logits.dtype.type(self.pos_weight)
-            with np.errstate(all="ignore"):
-                loss, grad = _ref.bce_with_logits(logits, t, w)
+        # Elementwise loss and dL/dz in one pass (the compiled ufunc when w = 1), in the logits' dtype.
+        loss, grad = binary_cross_entropy_with_logits(logits, t, "none", self.pos_weight, return_grad=True)
         grad *= 1 / logits.size
         self._grad = grad
         return float(loss.mean())
@@ -112,5 +105,21 @@ class MSE(Loss):
         t = _targets(logits, y, "MSE")
         p = sigmoid(logits)
         diff = p - t
-        self._grad = diff * _ref.sigmoid_grad_from_output(p) * logits.dtype.type(2 / logits.size)
+        self._grad = diff * (p * (1 - p)) * logits.dtype.type(2 / logits.size)  # σ' as Sigmoid's backward has it
+        return float(np.mean(diff * diff))
+
+
+class SquaredError(Loss):
+    r"""Mean squared error on the raw outputs, for regression: L = mean[(z − t)²], ∂L/∂z = 2(z − t)/n.
+
+    No sigmoid: the output unit is linear, so nothing saturates at the output and the targets may be any real
+    numbers (TensorFlow Playground's regression data sets have targets in [−1, 1]).
+    """
+
+    name = "squared_error"
+
+    def forward(self, logits: np.ndarray, y: Any) -> float:
+        t = _targets(logits, y, "SquaredError")
+        diff = logits - t
+        self._grad = diff * logits.dtype.type(2 / logits.size)
         return float(np.mean(diff * diff))
