@@ -1,6 +1,6 @@
 """Training speed: sigmoidlab.nn vs a PyTorch CPU loop vs scikit-learn's MLPClassifier.
 
-Small case (the issue's target): 2-16-16-1 sigmoid MLP, Adam lr 1e-2, batch 64, 50 epochs on 10,000
+Small case (the README's case): 2-16-16-1 sigmoid MLP, Adam lr 1e-2, batch 64, 50 epochs on 10,000
 ``make_moons(noise=0.2)`` points, float32. Wide case: 64-256-256-1 sigmoid MLP on 50,000 points (two moons
 embedded in 64 dimensions by a fixed random rotation, plus noise), fewer epochs, vs PyTorch. Repetitions are
 interleaved (ours, torch, sklearn, ours, ...) and the median is reported, with each run's final accuracy on the

@@ -1,7 +1,7 @@
 """The one atomic-write helper: what it may replace (regular files, new paths, through symlinks) and what it
 refuses (directories, devices, FIFOs, sockets), at the helper and through the commands that write files.
 
-Regression tests for issue 10, item 2: as root, ``train --save /dev/full`` turned the device node into a
+Regression tests: as root, ``train --save /dev/full`` turned the device node into a
 regular file, and ``predict --out`` replaced a FIFO or a symlink to stdout. The tests run as root, so they never
 rely on permissions to stop a write.
 """
@@ -190,7 +190,7 @@ def test_predict_out_refuses_fifo_folder_and_descriptor_link(capsys, tmp_path, f
 
 
 def test_link_to_piped_stdout_is_refused_in_a_real_process(tmp_path, model_and_csv):
-    """The issue's case: `predict --out L`, L a link to /proc/self/fd/1 and stdout a pipe: refused, rc 2."""
+    """The reported case: `predict --out L`, L a link to /proc/self/fd/1 and stdout a pipe: refused, rc 2."""
     model, data = model_and_csv
     link = tmp_path / "L"
     link.symlink_to("/proc/self/fd/1")

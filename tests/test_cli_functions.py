@@ -44,7 +44,7 @@ def test_eval_bad_input_is_one_line(capsys, args, message):
 @pytest.mark.parametrize(
     ("value", "dtype", "rounded", "note"),
     [
-        # issue 10, item 10: 1e-50 silently became 0.0 while 1e400 was refused; now both are rounded as NumPy
+        # 1e-50 silently became 0.0 while 1e400 was refused; now both are rounded as NumPy
         # rounds them (np.float32(1e-50) == 0, float("1e400") == inf) and both get one warning line.
         ("1e-50", "float32", 0.0, "x='1e-50' underflows float32 (smallest non-zero 1.4013e-45): evaluating 0.0"),
         ("1e400", "float64", np.inf, "x='1e400' overflows float64 (largest finite 1.79769e+308): evaluating inf"),
@@ -82,7 +82,7 @@ def test_derive_checks_every_step(capsys):
     assert "quotient rule" in out and "chain rule" in out
 
 
-# --- the error and interrupt contract of cli.main (issue 10, item 3) -------------------------------------------
+# --- the error and interrupt contract of cli.main -------------------------------------------
 
 
 def test_no_arguments_and_help(capsys):

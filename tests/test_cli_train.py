@@ -147,7 +147,7 @@ def test_predict_errors(capsys, tmp_path, moons_model):
         (("--epochs", "0"), "--epochs=0"),
         (("--dataset", "moons", "--noise", "-1"), "--noise=-1.0 must be a finite number ≥ 0"),
         (("--save", "no/such/dir/m.npz"), "does not exist"),
-        # issue 10, item 8: these were tracebacks (or a 14 GB allocation) before
+        # these were tracebacks (or a 14 GB allocation) before
         (("--lr", "inf"), "--lr=inf must be a finite number > 0"),
         (("--lr", "nan"), "--lr=nan must be a finite number > 0"),
         (("--alpha", "inf"), "--alpha=inf must be a finite number ≥ 0"),
@@ -189,7 +189,7 @@ def test_memory_estimate_is_an_upper_bound_of_the_same_order():
 
 
 def test_diverging_run_warns_in_one_line(capsys):
-    """Issue 10, item 10: --lr 1e9 ended at chance with a finite loss of 5e70 and no warning."""
+    """--lr 1e9 ended at chance with a finite loss of 5e70 and no warning."""
     code, out, err = run(capsys, "train", "--dataset", "moons", "--n-samples", "200", "--lr", "1e9", "--epochs", "5",
                          "--no-progress", "--json")  # fmt: skip
     assert code == 0
@@ -202,7 +202,7 @@ def test_diverging_run_warns_in_one_line(capsys):
     assert code == 0 and "warning" not in err
 
 
-# --- interrupts: exit 130 / 143, one line, no partial output (issue 10, item 3) ----------------------------------
+# --- interrupts: exit 130 / 143, one line, no partial output ----------------------------------
 
 
 def _wait_until_training(process, timeout=120.0):

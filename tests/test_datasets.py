@@ -128,7 +128,7 @@ def test_load_csv_numeric_labels_sort_as_numbers(tmp_path):
 
 
 def test_load_csv_numeric_labels_equal_as_numbers_are_one_class(tmp_path):
-    """Regression (issue 10): "1.0" and "1" in one column were two classes (a third-class error with "0")."""
+    """Regression: "1.0" and "1" in one column were two classes (a third-class error with "0")."""
     path = write(tmp_path, "x,y\n1,1\n2,0\n3,1.0\n4,0.0\n5,+1\n6,1e0\n")
     _, y, _, classes = load_csv(path, "y", return_classes=True)
     assert classes.tolist() == [0, 1] and classes.dtype == np.int64
@@ -144,7 +144,7 @@ def test_load_csv_numeric_labels_equal_as_numbers_are_one_class(tmp_path):
 
 
 def test_noise_must_be_finite():
-    """Regression (issue 10): noise=inf was accepted (and made every point inf or NaN)."""
+    """Regression: noise=inf was accepted (and made every point inf or NaN)."""
     for generator in (datasets.moons, datasets.xor, datasets.circles, datasets.spiral, datasets.gaussians):
         with pytest.raises(ValueError, match=r"noise=inf must lie in \[0, inf\), a finite number"):
             generator(10, noise=float("inf"))

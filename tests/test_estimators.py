@@ -1,4 +1,4 @@
-"""The scikit-learn compatible classifiers: the estimator checks, the accuracy figures of issue 4, and the
+"""The scikit-learn compatible classifiers: the estimator checks, the accuracy figures quoted in the README, and the
 objective they minimise (against scikit-learn's own LogisticRegression)."""
 
 import pickle

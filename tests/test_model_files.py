@@ -1,7 +1,7 @@
 """A tampered-model corpus: every file here must be refused by ``nn.load`` with one ``ValueError`` line naming
 it, without allocating more than the file justifies (traced with ``tracemalloc``, which sees NumPy's buffers).
 
-Regression tests for issue 10, item 6: the SHA-256 covered the arrays but not the header, so an edited
+Regression tests: the SHA-256 covered the arrays but not the header, so an edited
 activation, class list or standardiser scale was accepted; a crafted 513-byte file declaring a 30000×30000 Dense
 layer made ``predict`` allocate 14 GB before a MemoryError traceback.
 """
@@ -167,7 +167,7 @@ def test_version_1_files_are_refused_with_a_retrain_message(tmp_path, saved):
 
 
 def test_crafted_30000_by_30000_layer(tmp_path):
-    """The issue's file: a few hundred bytes declaring a 30000×30000 Dense layer."""
+    """The reported file: a few hundred bytes declaring a 30000×30000 Dense layer."""
     layers = [{"type": "Dense", "in_features": 30000, "out_features": 30000, "init": "standard"}]
     header = {"format": "sigmoidlab.nn", "version": 2, "dtype": "float64", "layers": layers, "metadata": {}}
     header["sha256"] = "0" * 64

@@ -264,7 +264,7 @@ def test_initialisers_have_their_documented_variance(name):
         nn.init.get("bogus")
 
 
-# --- runs that end worse than they started (issue 10, item 10) -------------------------------------------------
+# --- runs that end worse than they started -------------------------------------------------
 
 
 def test_diverging_run_without_overflow_is_flagged_and_warned():

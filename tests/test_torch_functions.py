@@ -84,7 +84,7 @@ def test_derivatives_meet_the_contract(name: str, order: int, dtype_name: str) -
     assert errors[~near_root].max() <= T.CONTRACT_ULP[dtype_name], f"{errors[worst]:.3f} ULP at x = {x[worst]!r}"
 
 
-# The table of issue 12 (and shared/README): x from which torch's autograd gradient is exactly 0.
+# The README's table: x from which torch's autograd gradient is exactly 0.
 FLUSH_TABLE = {
     ("sigmoid", "bfloat16"): (6.25, 1.9e-3),
     ("sigmoid", "float16"): (8.32, 2.4e-4),
@@ -118,7 +118,7 @@ def test_bfloat16_error_of_torch_before_the_flush_is_large_and_ours_is_not() -> 
     true = float(T.reference("sigmoid", 1, x)[0])
     theirs = float(T.evaluate("torch", "sigmoid", 1, x)[0])
     ours = float(T.evaluate("sigmoidlab.torch", "sigmoid", 1, x)[0])
-    assert abs(theirs - true) / true > 0.15  # the issue's 17%
+    assert abs(theirs - true) / true > 0.15  # 17% off, as reported
     assert abs(ours - true) / true < 2.0**-8
 
 

@@ -398,7 +398,7 @@ def _get(rows: list[dict], op: str, dtype: str, n: int, impl_prefix: str) -> dic
 
 
 def summary(data: dict) -> list[str]:
-    """The issue's target figures, read off the largest size measured, for each kernel path."""
+    """The README's target figures, read off the largest size measured, for each kernel path."""
     rows = data["results"]
     n_max, n_min = max(r["n"] for r in rows), min(r["n"] for r in rows)
     lines = []
