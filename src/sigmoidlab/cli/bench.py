@@ -37,6 +37,7 @@ import typer
 from .. import _jsonio
 from .._atomic import write_text
 from ._app import app, console, fail
+from ._bench_report import _fmt_time, after_torch_lines, machine_line, readme_summary, summary, to_markdown
 
 OPS = ("sigmoid", "sigmoid_grad", "sigmoid_and_grad")
 WRITES = {"sigmoid": 1, "sigmoid_grad": 1, "sigmoid_and_grad": 2}
@@ -386,119 +387,6 @@ def _has_torch() -> bool:
 # ------------------------------------------------------------------------------------------------ output
 
 
-def _fmt_time(t: float) -> str:
-    return f"{t * 1e6:.1f} µs" if t < 1e-3 else f"{t * 1e3:.2f} ms"
-
-
-def _get(rows: list[dict], op: str, dtype: str, n: int, impl_prefix: str) -> dict | None:
-    return next(
-        (r for r in rows if (r["op"], r["dtype"], r["n"]) == (op, dtype, n) and r["impl"].startswith(impl_prefix)),
-        None,
-    )
-
-
-def summary(data: dict) -> list[str]:
-    """The README's target figures, read off the largest size measured, for each kernel path."""
-    rows = data["results"]
-    n_max, n_min = max(r["n"] for r in rows), min(r["n"] for r in rows)
-    lines = []
-    for kernel in data["machine"]["kernels"]:
-        ours_name = f"sigmoidlab ({kernel})"
-        for dtype in data["config"]["dtypes"]:
-            ours, torch_row = (
-                _get(rows, "sigmoid", dtype, n_max, ours_name),
-                _get(rows, "sigmoid", dtype, n_max, "torch"),
-            )
-            if not ours:
-                continue
-            text = f"- `{kernel}`, {dtype}, n={n_max:,}: forward σ at {ours['roofline_fraction']:.2f} of np.copyto"
-            if torch_row:
-                text += f", {torch_row['seconds'] / ours['seconds']:.2f}× torch.sigmoid"
-            for op in ("sigmoid_grad", "sigmoid_and_grad"):
-                r = _get(rows, op, dtype, n_max, ours_name)
-                if r:
-                    text += f"; {op} at {r['roofline_fraction']:.2f} of its roofline"
-            small, scipy_row = (
-                _get(rows, "sigmoid", dtype, n_min, ours_name),
-                _get(rows, "sigmoid", dtype, n_min, "scipy"),
-            )
-            if small and scipy_row:
-                text += f"; n={n_min:,}: {scipy_row['seconds'] / small['seconds']:.2f}× scipy.special.expit"
-            lines.append(text)
-    for op in ("sigmoid", "sigmoid_and_grad"):
-        mem = [m for m in data.get("memory", []) if m["op"] == op]
-        if mem:
-            parts = ", ".join(f"{m['impl']} {m['peak_bytes'] / 2**20:,.1f} MiB" for m in mem)
-            lines.append(
-                f"- peak memory of {op} returning new float64 arrays, n={mem[0]['n']:,} "
-                f"(output {mem[0]['output_bytes'] / 2**20:,.1f} MiB): {parts}"
-            )
-    return lines
-
-
-def machine_line(m: dict) -> str:
-    extensions = ", ".join(m.get("vector_extensions") or []) or "none detected"
-    torch_part = f", torch {m['torch']}" if "torch" in m else ""
-    return (
-        f"Machine: {m['cpu']}, {m['cores']} cores; vector extensions: {extensions}. Kernel path(s) measured: "
-        f"{', '.join(f'`{k}`' for k in m['kernels'])} (this CPU runs {', '.join(m['kernels_available'])}); "
-        f"{m['threads']} threads, split from {m['parallel_min_bytes']:,} bytes of output; NumPy {m['numpy']}"
-        f"{torch_part}; OMP_WAIT_POLICY={m.get('omp_wait_policy', 'default')} for the table (idle OpenMP workers "
-        "of torch sleep instead of spinning on the cores the next implementation needs)."
-    )
-
-
-def after_torch_lines(rows: list[dict] | None) -> list[str]:
-    if not rows:
-        return []
-    out = [
-        "",
-        "σ right after a torch call: each sigmoidlab call preceded by one torch.sigmoid call on the same size, "
-        "against sigmoidlab's steady state (median of the repetitions), in a child process per OpenMP wait policy.",
-        "",
-        "| dtype | n | OMP_WAIT_POLICY | sigmoidlab alone | right after torch.sigmoid | slowdown | torch.sigmoid |",
-        "|---|---:|---|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        out.append(
-            f"| {r['dtype']} | {r['n']:,} | {r['omp_wait_policy']} | {_fmt_time(r['alone_s'])} | "
-            f"{_fmt_time(r['after_torch_s'])} | {r['slowdown']:.2f}× | {_fmt_time(r['torch_s'])} |"
-        )
-    return out
-
-
-def to_markdown(data: dict) -> str:
-    m = data["machine"]
-    load = m.get("load_average") or {}
-    out = [
-        "# sigmoidlab kernel benchmark",
-        "",
-        machine_line(m),
-        "",
-        f"Load average (1/5/15 min) before the run {load.get('before')}, after {load.get('after')}: "
-        "other work on the machine slows absolute times; the ratios, measured interleaved, are what counts.",
-        "",
-        f"Median of {data['config']['repeats']} rounds of alternating blocks (per implementation: one untimed call, "
-        f"then timed calls filling ≥ {data['config']['block_seconds'] * 1e3:g} ms, at least 2), outputs "
-        "preallocated. Roofline = `np.copyto` time scaled to the op's traffic (1 read + 1 write for σ and σ', "
-        "1 read + 2 writes for the pair). Speed-up = that implementation's time / sigmoidlab's "
-        f"(`{m['kernels'][0] if m['kernels'] else '-'}`).",
-        "",
-        *summary(data),
-        *after_torch_lines(data.get("after_torch")),
-        "",
-        "| op | dtype | n | implementation | time | GB/s | of roofline | sigmoidlab speed-up |",
-        "|---|---|---:|---|---:|---:|---:|---:|",
-    ]
-    for r in data["results"]:
-        speed = "" if r["sigmoidlab_speedup"] is None else f"{r['sigmoidlab_speedup']:.2f}×"
-        out.append(
-            f"| {r['op']} | {r['dtype']} | {r['n']:,} | {r['impl']} | {_fmt_time(r['seconds'])} | "
-            f"{r['gbps']:.1f} | {r['roofline_fraction']:.2f} | {speed} |"
-        )
-    return "\n".join(out) + "\n"
-
-
 def print_table(data: dict) -> None:
     from rich.table import Table
 
@@ -539,7 +427,7 @@ def _check_out(out: Path) -> None:
 
     if out.exists() and not out.is_dir():
         fail(f"--out={out}: exists and is not a folder")
-    for name in ("kernels.md", "kernels.json"):
+    for name in ("kernels.md", "kernels_summary.md", "kernels.json"):
         try:
             resolve_output(out / name)
         except UnsafeOutputError as exc:
@@ -613,5 +501,6 @@ def bench_command(
     print_table(data)
     if out is not None:
         write_text(out / "kernels.md", to_markdown(data))
+        write_text(out / "kernels_summary.md", readme_summary(data))
         _jsonio.write_json(out / "kernels.json", data, indent=2)
-        console.print(f"wrote {out / 'kernels.md'} and {out / 'kernels.json'}")
+        console.print(f"wrote {out / 'kernels.md'}, {out / 'kernels_summary.md'} and {out / 'kernels.json'}")
