@@ -216,6 +216,16 @@ BAD_CONFIGS = [
     ({"dataset": "upload"}, "token"),
     ({"dataset": "xor", "upload": "abc"}, "only used with dataset 'upload'"),
     ({"speed": 11}, "speed=11"),
+    ({"features": []}, "at least one"),
+    ({"features": ["x", "x"]}, "twice"),
+    ({"features": ["x", "tan_x"]}, "unknown features 'tan_x'"),
+    ({"features": "x"}, "must be a list"),
+    ({"regularization": "l3"}, "unknown regularization 'l3'"),
+    ({"regularization_rate": -0.1}, "regularization_rate=-0.1"),
+    ({"regularization_rate": 11.0}, "regularization_rate=11"),
+    ({"problem": "ranking"}, "unknown problem"),
+    ({"problem": "regression", "dataset": "circles"}, "not a regression data set"),
+    ({"dataset": "reg_gauss"}, "not a classification data set"),
 ]
 
 
@@ -239,7 +249,9 @@ def test_missing_keys_take_the_defaults(client, config, hidden, activation):
     assert r.json()["config"]["activation"] == activation
 
 
-@pytest.mark.parametrize("key", ["noise", "n_samples", "test_fraction", "lr", "batch_size", "seed", "threshold"])
+@pytest.mark.parametrize(
+    "key", ["noise", "n_samples", "test_fraction", "lr", "batch_size", "seed", "threshold", "regularization_rate"]
+)
 def test_a_value_past_its_limit_names_the_field_and_both_limits(client, key):
     options = client.get("/api/options").json()
     lo, hi = options[key]  # the limits the page's controls are built with
@@ -355,6 +367,66 @@ def test_zero_hidden_layers_is_logistic_regression(client):
     client.post(f"/api/sessions/{sid}/control", json={"action": "step"})
     frame = json.loads(client.app.state.manager.sessions[sid].frame_json)
     assert [layer["activation"] for layer in frame["layers"]] == ["output"]
+
+
+def _stepped_session(client, config, steps):
+    sid = _session(client, config)
+    session = client.app.state.manager.sessions[sid]
+    session._advance(steps, math.inf)
+    return session, json.loads(session.frame_json)
+
+
+def test_feature_crosses_reach_the_model_and_solve_circles(client):
+    """x² and y² with no hidden layer separate the circles (test accuracy ≥ 0.95); x and y cannot (< 0.75)."""
+    base = {"dataset": "circles", "noise": 0.1, "hidden": [], "activation": [], "lr": 0.1, "batch_size": 16}
+    squares, frame = _stepped_session(client, {**base, "features": ["x_squared", "y_squared"]}, 600)
+    assert squares.model.dense_layers()[0].W.value.shape == (2, 1)
+    assert frame["test_accuracy"] >= 0.95 and frame["config"]["features"] == ["x_squared", "y_squared"]
+    _, linear = _stepped_session(client, {**base, "features": ["x", "y"]}, 600)
+    assert linear["test_accuracy"] < 0.75
+    all_nine, _ = _stepped_session(client, {**base, "features": schema.options()["features"]}, 1)
+    assert all_nine.model.dense_layers()[0].W.value.shape == (9, 1)
+
+
+@pytest.mark.parametrize(("kind", "option"), [("l1", "l1"), ("l2", "weight_decay")])
+def test_regularization_goes_to_the_engine_optimiser_for_the_weights_only(client, kind, option):
+    config = {**XOR, "regularization": kind, "regularization_rate": 0.03}
+    session, _ = _stepped_session(client, config, 1)
+    opt = session.optimizer
+    assert getattr(opt, option) == 0.03 and getattr(opt, "weight_decay" if kind == "l1" else "l1") == 0
+    strength = opt._l1 if kind == "l1" else opt._decay  # per element: the rate on weights, 0 on biases
+    weights = sum(d.W.value.size for d in session.model.dense_layers())
+    assert np.count_nonzero(strength) == weights and set(np.unique(strength)) == {0.0, 0.03}
+
+
+def test_l1_shrinks_the_weights(client):
+    norms = []
+    for rate in (0.0, 0.1):
+        config = {**XOR, "regularization": "l1", "regularization_rate": rate}
+        session, _ = _stepped_session(client, config, 300)
+        norms.append(sum(np.abs(d.W.value).sum() for d in session.model.dense_layers()))
+    assert norms[1] < 0.6 * norms[0]
+
+
+@pytest.mark.parametrize(("dataset", "explained"), [("reg_plane", 0.9), ("reg_gauss", 0.3)])
+def test_regression_fits_the_raw_output_by_squared_error(client, dataset, explained):
+    config = {"problem": "regression", "dataset": dataset, "hidden": [8], "activation": "tanh", "noise": 0.0}
+    session, frame = _stepped_session(client, config, 400)
+    data, model = session.data, session.model
+    for split in ("train", "test"):
+        X, t = getattr(data, f"X_{split}"), getattr(data, f"y_{split}")
+        z = model.predict_logits(data.standardize(X)).ravel()
+        assert frame[f"{split}_loss"] == pytest.approx(np.mean((z - t) ** 2), rel=1e-5)  # no sigmoid on z
+        assert frame[f"{split}_accuracy"] is None
+    assert frame["test_loss"] < (1 - explained) * np.var(data.y_test)  # it learnt (a plane is easier than bumps)
+    assert np.min(frame["grid"]) >= 0.0 and np.max(frame["grid"]) <= 1.0
+    points = data.points()
+    assert isinstance(points["train"]["y"][0], float) and max(map(abs, points["train"]["y"])) <= 1.3
+
+
+def test_regression_without_a_dataset_takes_reg_plane(client):
+    r = client.post("/api/sessions", json={"problem": "regression"})
+    assert r.status_code == 201 and r.json()["config"]["dataset"] == "reg_plane"
 
 
 # --- session lifecycle ----------------------------------------------------------------------------------------

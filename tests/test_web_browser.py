@@ -167,3 +167,53 @@ def test_a_shown_page_keeps_its_paused_session(page):
         page.click("#step")
         _shows(page, 1)
     assert page.outside == [] and page.errors == []
+
+
+def test_feature_crosses_solve_circles_without_a_hidden_layer(page):
+    """TF Playground's exercise: x₁² and x₂² as the only inputs, no hidden layer, and the circles are separated
+    (test accuracy ≥ 0.95); the choice round-trips through the URL."""
+    with running_server() as base:
+        _open(page, base)
+        page.select_option("#dataset", "circles")
+        while page.inner_text("#n-layers") != "0":
+            page.click("#remove-layer")
+        page.check("[data-feature='x_squared']")
+        page.check("[data-feature='y_squared']")
+        page.uncheck("[data-feature='x']")
+        page.uncheck("[data-feature='y']")
+        expect(page).to_have_url(re.compile("features=x_squared%2Cy_squared&hidden=&"))
+        _shows(page, 0)
+        page.click("#play")
+        expect(page.locator("#test-accuracy")).to_have_text(re.compile(r"^(0\.9[5-9]\d|1\.000)$"), timeout=60_000)
+        page.click("#play")
+        expect(page.locator("#status")).to_have_text("paused")
+        _open(page, None)
+        assert page.is_checked("[data-feature='x_squared']") and not page.is_checked("[data-feature='x']")
+    assert page.outside == [] and page.errors == []
+
+
+def test_regression_regularisation_and_view_options_round_trip(page):
+    with running_server() as base:
+        _open(page, base)
+        page.select_option("#problem", "regression")
+        expect(page.locator("#dataset option")).to_have_count(2)  # reg_plane and reg_gauss only
+        page.select_option("#dataset", "reg_gauss")
+        page.select_option("#regularization", "l2")
+        page.select_option("#regularization_rate", "0.003")
+        page.uncheck("#show_test")
+        page.check("#discretize")
+        expect(page).to_have_url(re.compile("problem=regression&dataset=reg_gauss"))
+        expect(page).to_have_url(re.compile("regularization=l2&regularization_rate=0.003"))
+        expect(page).to_have_url(re.compile("show_test=0&discretize=1"))
+        _shows(page, 0)
+        page.click("#step")
+        _shows(page, 1)
+        assert page.inner_text("#test-accuracy") == "–" and page.inner_text("#boundary-title").startswith("Output")
+        assert page.is_disabled("#loss")
+        expect(page.locator("#boundary")).to_have_attribute("data-test-shown", "false")
+        expect(page.locator("#boundary")).to_have_attribute("data-discretized", "true")
+        _open(page, None)
+        assert page.input_value("#problem") == "regression" and page.input_value("#dataset") == "reg_gauss"
+        assert page.input_value("#regularization") == "l2" and page.input_value("#regularization_rate") == "0.003"
+        assert not page.is_checked("#show_test") and page.is_checked("#discretize")
+    assert page.outside == [] and page.errors == []

@@ -39,6 +39,7 @@ from sklearn.utils import check_random_state
 __all__ = [
     "GENERATORS",
     "NAMES",
+    "REGRESSION",
     "CSVError",
     "breast_cancer",
     "circles",
@@ -49,6 +50,8 @@ __all__ = [
     "load",
     "load_csv",
     "moons",
+    "reg_gauss",
+    "reg_plane",
     "spiral",
     "xor",
 ]
@@ -165,6 +168,51 @@ def linear(n_samples: int = 200, noise: float = 0.0, random_state: RandomState =
         random_state=check_random_state(random_state),
     )
     return _pair(X, y)
+
+
+# --- regression (TensorFlow Playground's two data sets) ---------------------------------------------------------
+
+
+def _tf_uniform_plane(n_samples: int, noise: float, random_state: RandomState) -> tuple[np.ndarray, np.ndarray]:
+    """Points uniform in [−6, 6]², and the same points displaced by noise·U(−6, 6)² where the label is read."""
+    _check_n_samples(n_samples)
+    _check_noise(noise, upper=1.0)
+    rng = check_random_state(random_state)
+    X = rng.uniform(-6.0, 6.0, (n_samples, 2))
+    return X, X + noise * rng.uniform(-6.0, 6.0, (n_samples, 2))
+
+
+def reg_plane(
+    n_samples: int = 200, noise: float = 0.0, random_state: RandomState = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """A tilted plane: target t = (x₁ + x₂)/10 (in [−1.2, 1.2]), TensorFlow Playground's ``reg-plane``.
+
+    ``noise`` (0..1) displaces the point at which the label is read by noise·U(−6, 6) in each coordinate (the
+    point itself stays), as TensorFlow Playground does. ``y`` is float64 here, not a class.
+    """
+    X, at = _tf_uniform_plane(n_samples, noise, random_state)
+    return np.ascontiguousarray(X), (at[:, 0] + at[:, 1]) / 10.0
+
+
+# (centre x, centre y, sign): TensorFlow Playground's six bumps for reg-gauss.
+_REG_GAUSSIANS = np.array([[-4, 2.5, 1], [0, 2.5, -1], [4, 2.5, 1], [-4, -2.5, -1], [0, -2.5, 1], [4, -2.5, -1]])
+
+
+def reg_gauss(
+    n_samples: int = 200, noise: float = 0.0, random_state: RandomState = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Six signed bumps, TensorFlow Playground's ``reg-gauss``: t = the bump value largest in magnitude, where a
+    bump of sign s centred at c gives s·max(0, 1 − ‖p − c‖/2). ``noise`` as in :func:`reg_plane`; ``y`` float64.
+    """
+    X, at = _tf_uniform_plane(n_samples, noise, random_state)
+    d = np.hypot(at[:, None, 0] - _REG_GAUSSIANS[:, 0], at[:, None, 1] - _REG_GAUSSIANS[:, 1])
+    values = _REG_GAUSSIANS[:, 2] * np.clip(1.0 - d / 2.0, 0.0, 1.0)  # (n, 6)
+    pick = np.argmax(np.abs(values), axis=1)  # the first of equal magnitudes, as TF's strict ">" keeps
+    return np.ascontiguousarray(X), values[np.arange(len(X)), pick]
+
+
+#: The regression data sets (2-D, float targets; not in :data:`NAMES`, whose targets are classes).
+REGRESSION: tuple[str, ...] = ("reg_plane", "reg_gauss")
 
 
 def breast_cancer() -> tuple[np.ndarray, np.ndarray]:

@@ -25,8 +25,15 @@ from pydantic_core import PydanticCustomError
 
 from .. import nn
 from ..functions import VANISHING_THRESHOLD
+from ..nn import features as nn_features
 
-DATASETS = ("xor", "moons", "circles", "spiral", "gaussians", "upload")
+CLASSIFICATION_DATASETS = ("xor", "moons", "circles", "spiral", "gaussians", "upload")
+REGRESSION_DATASETS = ("reg_plane", "reg_gauss")  # TensorFlow Playground's reg-plane and reg-gauss
+DATASETS = CLASSIFICATION_DATASETS + REGRESSION_DATASETS
+PROBLEMS = {"classification": CLASSIFICATION_DATASETS, "regression": REGRESSION_DATASETS}
+FEATURES = tuple(nn_features.FEATURES)  # input feature crosses, engine side (sigmoidlab.nn.features)
+REGULARIZATIONS = {"none": "none", "l1": "L1", "l2": "L2"}  # penalties on the weights (not the biases)
+REGULARIZATION_RATES = (0, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10)  # the page's choices
 # The page offers a selection of the engine's activations, under the names TensorFlow Playground uses
 # ("linear" is nn's alias of "identity"); name → label on the page.
 ACTIVATIONS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "linear": "linear"}
@@ -46,6 +53,7 @@ LIMITS: dict[str, tuple[float, float]] = {
     "test_fraction": (0.1, 0.9),
     "hidden": (1, 64),  # units per hidden layer
     "lr": (1e-6, 10.0),
+    "regularization_rate": (0.0, 10.0),
     "batch_size": (1, 1024),
     "seed": (0, 2**31 - 1),
     "threshold": (1e-6, 0.25),
@@ -65,7 +73,9 @@ def _within(key: str, kind: type) -> Any:
 Width = _within("hidden", int)
 Speed = _within("speed", int)
 ActivationName = Literal[tuple(ACTIVATIONS)]
-_OWN_CHECKS = ("activation_count", "upload_token", "speed_missing")  # PydanticCustomError types raised below
+FeatureName = Literal[FEATURES]
+# PydanticCustomError types raised below
+_OWN_CHECKS = ("activation_count", "upload_token", "speed_missing", "problem_dataset", "features_unique")
 
 
 class RequestError(ValueError):
@@ -79,17 +89,23 @@ class RequestError(ValueError):
 
 class Config(BaseModel):
     """One playground configuration (data, network, training). Field names are the JSON and URL keys; missing keys
-    take these defaults, except that ``hidden`` without ``activation`` means sigmoid layers, and one activation
-    name stands for every hidden layer."""
+    take these defaults, except that ``hidden`` without ``activation`` means sigmoid layers, one activation
+    name stands for every hidden layer, and ``problem`` "regression" without ``dataset`` means "reg_plane".
+    ``loss`` applies to classification; regression always minimises the squared error of the raw output."""
 
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
 
+    problem: Literal[tuple(PROBLEMS)] = "classification"
     dataset: Literal[DATASETS] = "circles"
     noise: _within("noise", float) = 0.1
     n_samples: _within("n_samples", int) = 400
     test_fraction: _within("test_fraction", float) = 0.3
     # The token from POST /api/uploads when dataset == "upload"; checked against the dataset even when missing.
     upload: str | None = Field(default=None, validate_default=True)
+    features: Annotated[tuple[FeatureName, ...], Field(strict=False, min_length=1, max_length=len(FEATURES))] = (
+        "x",
+        "y",
+    )
     hidden: Annotated[tuple[Width, ...], Field(strict=False, max_length=MAX_HIDDEN_LAYERS)] = (4, 4)
     activation: Annotated[tuple[ActivationName, ...], Field(strict=False)] = ("tanh", "tanh")
     batchnorm: bool = False
@@ -97,6 +113,8 @@ class Config(BaseModel):
     optimizer: Literal[OPTIMIZERS] = "adam"
     lr: _within("lr", float) = 0.03
     batch_size: _within("batch_size", int) = 32
+    regularization: Literal[tuple(REGULARIZATIONS)] = "none"
+    regularization_rate: _within("regularization_rate", float) = 0.0
     loss: Literal[LOSSES] = "bce"
     seed: _within("seed", int) = 0
     threshold: _within("threshold", float) = VANISHING_THRESHOLD  # σ'(z) below this counts as vanishing
@@ -110,7 +128,30 @@ class Config(BaseModel):
         activation = data.get("activation", "sigmoid" if "hidden" in data else None)
         if isinstance(activation, str):
             data = {**data, "activation": [activation] * len(hidden)}
+        if data.get("problem") == "regression" and "dataset" not in data:
+            data = {**data, "dataset": REGRESSION_DATASETS[0]}
         return data
+
+    @field_validator("dataset")
+    @classmethod
+    def _dataset_for_problem(cls, dataset: str, info: ValidationInfo) -> str:
+        problem = info.data.get("problem")
+        if problem is not None and dataset not in PROBLEMS[problem]:
+            raise PydanticCustomError(
+                "problem_dataset",
+                "dataset '{dataset}' is not a {problem} data set: expected one of {expected}",
+                {"dataset": dataset, "problem": problem, "expected": ", ".join(PROBLEMS[problem])},
+            )
+        return dataset
+
+    @field_validator("features")
+    @classmethod
+    def _features_once(cls, features: tuple[str, ...]) -> tuple[str, ...]:
+        if len(set(features)) != len(features):
+            raise PydanticCustomError(
+                "features_unique", "features lists a feature twice: {got}", {"got": show(list(features))}
+            )
+        return features
 
     @field_validator("activation")
     @classmethod
@@ -180,6 +221,10 @@ def options() -> dict[str, Any]:
     """The names, labels, bounds, defaults and presets, for the page to build its controls from (one source)."""
     return {
         "datasets": list(DATASETS),
+        "problems": {problem: list(names) for problem, names in PROBLEMS.items()},
+        "features": list(FEATURES),
+        "regularizations": list(REGULARIZATIONS),
+        "regularization_rates": list(REGULARIZATION_RATES),
         "activations": list(ACTIVATIONS),
         "inits": list(INITS),
         "optimizers": list(OPTIMIZERS),
@@ -188,6 +233,8 @@ def options() -> dict[str, Any]:
             "activation": ACTIVATIONS,
             "optimizer": {name: spec.summary or name for name, spec in nn.OPTIMIZERS.items()},
             "loss": {name: LOSS_LABELS.get(name, name) for name in LOSSES},
+            "feature": {name: label for name, (label, _) in nn_features.FEATURES.items()},
+            "regularization": REGULARIZATIONS,
         },
         "learning_rates": list(LEARNING_RATES),
         "thresholds": list(THRESHOLDS),
@@ -240,8 +287,11 @@ def _message(error: dict[str, Any]) -> tuple[str, str | None]:
         return f"{label}={show(value)} must be true or false", key
     if kind == "literal_error":
         return f"unknown {key} {show(value)}: expected one of {error['ctx']['expected']}", key
+    if kind == "too_short":
+        return f"{label}={show(value)} is empty: at least one is needed", key
     if kind == "too_long":
-        return f"{len(value)} {key} layers: at most {error['ctx']['max_length']} are allowed", key
+        what = "layers" if key == "hidden" else "names"
+        return f"{len(value)} {key} {what}: at most {error['ctx']['max_length']} are allowed", key
     if kind in ("tuple_type", "list_type"):
         return f"{label}={show(value)} must be a list" + (" of layer widths" if key == "hidden" else " of names"), key
     if kind == "missing":

@@ -30,6 +30,8 @@ import numpy as np
 from .. import _jsonio, nn
 from .._jsonio import finite
 from ..functions import sigmoid
+from ..nn.features import FeatureMap
+from ..nn.losses import SquaredError
 from .schema import Config, RequestError, show
 
 # Speed 1..10 → optimiser steps per frame; a frame also stops training after its time slice, so at high speed
@@ -61,12 +63,17 @@ class Data:
         return self.scaler.transform(X)
 
     def points(self) -> dict:
-        """The points for the page, sent once per data set rather than in every frame."""
+        """The points for the page, sent once per data set rather than in every frame (regression targets, in
+        [−1, 1] or about, rounded to 3 decimals)."""
+
+        def targets(y: np.ndarray) -> list:
+            return y.tolist() if y.dtype.kind in "iub" else _jsonio.array(y, 3)
+
         return {
             "extent": list(self.extent),
             "features": self.feature_names,
-            "train": {"x": _jsonio.array(self.X_train, 4), "y": self.y_train.tolist()},
-            "test": {"x": _jsonio.array(self.X_test, 4), "y": self.y_test.tolist()},
+            "train": {"x": _jsonio.array(self.X_train, 4), "y": targets(self.y_train)},
+            "test": {"x": _jsonio.array(self.X_test, 4), "y": targets(self.y_test)},
         }
 
 
@@ -85,8 +92,8 @@ def build_data(config: Config, upload: tuple[np.ndarray, np.ndarray, list[str]] 
             n_samples=config.n_samples, noise=config.noise, random_state=config.seed
         )
         names = ["x₁", "x₂"]
-    # Stratify when each class has enough members for both sides of the split.
-    stratify = y if np.bincount(y).min() >= 2 else None
+    # Stratify when each class has enough members for both sides of the split (regression: no classes).
+    stratify = y if y.dtype.kind in "iub" and np.bincount(y).min() >= 2 else None
     X_train, X_test, y_train, y_test = train_test_split(
         X, y, test_size=config.test_fraction, random_state=config.seed, stratify=stratify
     )
@@ -97,9 +104,14 @@ def build_data(config: Config, upload: tuple[np.ndarray, np.ndarray, list[str]] 
 
 
 def build_training(config: Config, seed_offset: int = 0):
-    """The model, loss and optimiser a configuration describes."""
+    """The model, loss and optimiser a configuration describes.
+
+    The inputs are the configured feature crosses (:class:`~sigmoidlab.nn.features.FeatureMap`). Regression fits
+    the raw output by squared error. L1/L2 penalise the weight matrices only, not the biases or batch-norm
+    parameters (as TensorFlow Playground does), through the optimiser's ``l1``/``weight_decay`` with ``decay``.
+    """
     model = nn.mlp(
-        2,
+        len(config.features),
         hidden=config.hidden,
         activation=list(config.activation),
         batchnorm=config.batchnorm,
@@ -107,8 +119,11 @@ def build_training(config: Config, seed_offset: int = 0):
         dtype=np.float64,
         seed=config.seed + seed_offset,
     )
-    optimizer = nn.make_optimizer(config.optimizer, model.parameters(), lr=config.lr)
-    return model, nn.make_loss(config.loss), optimizer
+    penalty = {"l1": "l1", "l2": "weight_decay"}.get(config.regularization)
+    options = {penalty: config.regularization_rate, "decay": [d.W for d in model.dense_layers()]} if penalty else {}
+    optimizer = nn.make_optimizer(config.optimizer, model.parameters(), lr=config.lr, **options)
+    loss = SquaredError() if config.problem == "regression" else nn.make_loss(config.loss)
+    return model, loss, optimizer
 
 
 # "0", "0.001", ..., "1" and "null": the grid's probabilities rounded to 3 decimals, printed by table lookup
@@ -190,12 +205,14 @@ class Session:
             self.model, self.loss, self.optimizer = build_training(config)
             self._guarded_step = nn.GuardedStep(self.model, self.loss, self.optimizer)
             self._eval_loss = build_training(config)[1]  # a second loss object: evaluating must not touch the first
-            self._Xs_train = data.standardize(data.X_train)
-            self._Xs_test = data.standardize(data.X_test)
+            self._features = FeatureMap(config.features)
+            self._regression = config.problem == "regression"
+            self._Xs_train = self._inputs(data.X_train)
+            self._Xs_test = self._inputs(data.X_test)
             xs = np.linspace(data.extent[0], data.extent[1], GRID)
             ys = np.linspace(data.extent[2], data.extent[3], GRID)
             gx, gy = np.meshgrid(xs, ys)  # row i is y = ys[i] (bottom first), column j is x = xs[j]
-            grid = data.standardize(np.column_stack([gx.ravel(), gy.ravel()]))
+            grid = self._inputs(np.column_stack([gx.ravel(), gy.ravel()]))
             # Without batch norm, training and evaluation mode compute the same function, so the observed pass
             # over the training set also gives its loss; with it, the training set joins the evaluation pass.
             self._same_in_eval = not any(isinstance(layer, nn.BatchNorm1d) for layer in self.model.layers)
@@ -213,6 +230,10 @@ class Session:
             self._frames = 0
             self.data_version += 1
             self.frame_json = self._snapshot()
+
+    def _inputs(self, X: np.ndarray) -> np.ndarray:
+        """What the model sees of points ``X``: the feature crosses of the standardised coordinates."""
+        return self._features(self.data.standardize(X))
 
     def touch(self) -> None:
         self.last_seen = time.monotonic()
@@ -345,9 +366,18 @@ class Session:
         """Evaluation-mode logits of ``_eval_X`` (test set and grid, and the training set with batch norm)."""
         return self.model.predict_logits(self._eval_X).reshape(-1)
 
-    def _score(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    def _score(self, logits: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+        """(loss, accuracy); regression has no accuracy (None)."""
         loss = float(self._eval_loss.forward(logits.reshape(-1, 1), y))
-        return loss, float(np.mean((logits.reshape(-1) > 0) == (y == 1)))
+        if self._regression:
+            return loss, None
+        return loss, round(float(np.mean((logits.reshape(-1) > 0) == (y == 1))), 4)
+
+    def _heat(self, logits: np.ndarray) -> np.ndarray:
+        """The grid's colour in [0, 1]: P(class 1), or for regression the output mapped from [−1, 1]."""
+        if self._regression:
+            return (np.clip(logits, -1.0, 1.0) + 1.0) / 2.0
+        return sigmoid(logits)
 
     def _record(self, point: list) -> None:
         """Add a point to the loss history, keeping it under HISTORY_POINTS by halving it when it grows past."""
@@ -371,8 +401,8 @@ class Session:
                 train_logits, logits = logits[:n_train], logits[n_train:]
             train_loss, train_acc = self._score(train_logits, self.data.y_train)
             test_loss, test_acc = self._score(logits[:n_test], self.data.y_test)
-            proba = sigmoid(logits[n_test:]).reshape(GRID, GRID)
-        point = [self.step, finite(train_loss, 6), finite(test_loss, 6), round(train_acc, 4), round(test_acc, 4)]
+            proba = self._heat(logits[n_test:]).reshape(GRID, GRID)
+        point = [self.step, finite(train_loss, 6), finite(test_loss, 6), train_acc, test_acc]
         self._record(point)
         history = self._history_json if self.history[-1] == point else [*self._history_json, _compact(point)]
         layers = [
@@ -396,8 +426,8 @@ class Session:
             "data_version": self.data_version,
             "train_loss": finite(train_loss, 6),
             "test_loss": finite(test_loss, 6),
-            "train_accuracy": round(train_acc, 4),
-            "test_accuracy": round(test_acc, 4),
+            "train_accuracy": train_acc,
+            "test_accuracy": test_acc,
             "layers": layers,
             "weights": weights,
         }

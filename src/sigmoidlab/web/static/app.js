@@ -4,6 +4,7 @@
 import { api } from "./api.js";
 import { $, mark, setStatus, showError } from "./dom.js";
 import { buildControls, readControls, showConfig } from "./controls.js";
+import { render } from "./draw.js";
 import { updateExplorer } from "./explorer.js";
 import { applyConfig, closeSession, control, heartbeat, startSession } from "./session.js";
 import { state } from "./state.js";
@@ -58,10 +59,18 @@ function wireLayers() {
 
 function wire() {
   for (const id of ["dataset", "noise", "n_samples", "test_fraction", "batchnorm", "init", "optimizer", "lr",
-    "batch_size", "loss", "seed"]) {
+    "batch_size", "loss", "seed", "problem", "regularization", "regularization_rate"]) {
     $(id).addEventListener(id === "noise" || id === "test_fraction" ? "input" : "change", changed);
   }
   wireLayers();
+  $("feature-list").addEventListener("change", changed);
+  for (const key of Object.keys(state.view)) {
+    $(key).addEventListener("change", () => {
+      state.view[key] = $(key).checked;
+      writeURL();
+      render(); // drawing only: the session is not touched
+    });
+  }
   $("play").addEventListener("click", () => control(state.playing ? "pause" : "play"));
   $("step").addEventListener("click", () => control("step"));
   $("reset").addEventListener("click", () => control("reset"));

@@ -8,7 +8,18 @@ const scalarKeys = () => Object.keys(state.options.defaults).filter((key) => key
 export function buildControls(applyPreset) {
   const o = state.options;
   const label = (kind) => (v) => o.labels[kind][v] || v;
-  fillSelect($("dataset"), o.datasets.filter((d) => d !== "upload"));
+  fillSelect($("problem"), Object.keys(o.problems));
+  fillSelect($("regularization"), o.regularizations, label("regularization"));
+  fillSelect($("regularization_rate"), o.regularization_rates);
+  $("feature-list").append(
+    ...o.features.map((name) => {
+      const box = Object.assign(document.createElement("input"), { type: "checkbox", className: "feature" });
+      box.dataset.feature = name;
+      const item = Object.assign(document.createElement("label"), { className: "check" });
+      item.append(box, " ", label("feature")(name));
+      return item;
+    }),
+  );
   fillSelect($("init"), o.inits, (v) => v.replace("_", " "));
   fillSelect($("optimizer"), o.optimizers, label("optimizer"));
   fillSelect($("loss"), o.losses, label("loss"));
@@ -62,10 +73,26 @@ function renderLayers(onChange) {
 export function showConfig(onChange) {
   const { config } = state;
   const uploaded = config.dataset === "upload";
+  const datasets = $("dataset");
+  if (datasets.dataset.problem !== config.problem) {
+    // The data sets of this problem (classification or regression) only.
+    fillSelect(datasets, state.options.problems[config.problem].filter((d) => d !== "upload"));
+    datasets.dataset.problem = config.problem;
+  }
   if (uploaded && ![...$("dataset").options].some((o) => o.value === "upload")) {
     $("dataset").append(new Option(`upload: ${state.upload.name}`, "upload"));
   }
   if (!state.options.learning_rates.includes(config.lr)) $("lr").append(new Option(String(config.lr), String(config.lr)));
+  const rate = config.regularization_rate;
+  if (!state.options.regularization_rates.includes(rate)) $("regularization_rate").append(new Option(String(rate), String(rate)));
+  for (const box of document.querySelectorAll("#feature-list input.feature")) {
+    box.checked = config.features.includes(box.dataset.feature);
+  }
+  const regression = config.problem === "regression";
+  $("loss").disabled = $("csv").disabled = regression; // regression: squared error on the raw output, no CSV
+  $("regularization_rate").disabled = config.regularization === "none";
+  $("show_test").checked = state.view.show_test;
+  $("discretize").checked = state.view.discretize;
   for (const key of scalarKeys()) {
     if (typeof config[key] === "boolean") $(key).checked = config[key];
     else $(key).value = String(config[key]);
@@ -89,5 +116,9 @@ export function readControls() {
     else if (state.options.integers.includes(key)) config[key] = Math.round(Number($(key).value));
     else config[key] = Number($(key).value);
   }
+  const { problems } = state.options;
+  if (!problems[config.problem].includes(config.dataset)) config.dataset = problems[config.problem][0];
+  const checked = [...document.querySelectorAll("#feature-list input.feature:checked")].map((b) => b.dataset.feature);
+  if (checked.length) config.features = checked; // the last feature cannot be unticked: a model needs an input
   config.upload = config.dataset === "upload" ? state.upload.token : null;
 }

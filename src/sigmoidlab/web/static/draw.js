@@ -12,8 +12,8 @@ export function render() {
   $("step-count").textContent = String(frame.step);
   $("train-loss").textContent = fmt(frame.train_loss);
   $("test-loss").textContent = fmt(frame.test_loss);
-  $("train-accuracy").textContent = frame.train_accuracy.toFixed(3);
-  $("test-accuracy").textContent = frame.test_accuracy.toFixed(3);
+  $("train-accuracy").textContent = fmt(frame.train_accuracy, 3); // null for regression: "–"
+  $("test-accuracy").textContent = fmt(frame.test_accuracy, 3);
   if (frame.status === "diverged") {
     setPlaying(false);
     setStatus("diverged", "bad");
@@ -49,12 +49,22 @@ function probabilityColor(p) {
   return a.map((v, i) => Math.round(v + (b[i] - v) * t));
 }
 
+// A point's colour: its class, or for regression its target in [−1, 1] on the heatmap's scale.
+function pointColor(value, regression) {
+  if (!regression) return value ? COLORS.c1 : COLORS.c0;
+  return probabilityColor(Math.max(0, Math.min(1, (value + 1) / 2)));
+}
+
 const heatmap = document.createElement("canvas");
 function drawBoundary() {
-  const { frame, points } = state;
+  const { frame, points, view } = state;
   const canvas = $("boundary");
   const ctx = setupCanvas(canvas);
   if (!points) return;
+  const regression = frame.config.problem === "regression";
+  $("boundary-title").textContent = regression ? "Output (regression)" : "Decision boundary: P(class 1)";
+  $("legend-low").textContent = regression ? "−1" : "0";
+  $("legend-high").textContent = "1";
   const pad = 28;
   const size = canvas.width - pad - 6;
   const [x0, x1, y0, y1] = points.extent;
@@ -64,7 +74,8 @@ function drawBoundary() {
   const image = hctx.createImageData(n, n);
   frame.grid.forEach((row, i) => row.forEach((p, j) => {
     const k = ((n - 1 - i) * n + j) * 4; // row 0 of the grid is the bottom of the plot
-    const [r, g, b] = p === null ? [200, 200, 200] : probabilityColor(p);
+    const shown = view.discretize && p !== null ? (p < 0.5 ? 0 : 1) : p; // TF Playground's "discretize output"
+    const [r, g, b] = shown === null ? [200, 200, 200] : probabilityColor(shown);
     image.data.set([r, g, b, 200], k);
   }));
   hctx.putImageData(image, 0, 0);
@@ -72,11 +83,14 @@ function drawBoundary() {
   ctx.drawImage(heatmap, pad, 6, size, size);
   const px = (x) => pad + ((x - x0) / (x1 - x0)) * size;
   const py = (y) => 6 + size - ((y - y0) / (y1 - y0)) * size;
-  for (const [set, filled] of [[points.train, true], [points.test, false]]) {
+  const sets = view.show_test ? [[points.train, true], [points.test, false]] : [[points.train, true]];
+  canvas.dataset.testShown = String(view.show_test); // for the browser tests
+  canvas.dataset.discretized = String(view.discretize);
+  for (const [set, filled] of sets) {
     set.x.forEach(([x, y], i) => {
       ctx.beginPath();
       ctx.arc(px(x), py(y), 3.2, 0, 2 * Math.PI);
-      const color = `rgb(${(set.y[i] ? COLORS.c1 : COLORS.c0).join(",")})`;
+      const color = `rgb(${pointColor(set.y[i], regression).join(",")})`;
       ctx.lineWidth = filled ? 1 : 1.6;
       if (filled) {
         ctx.fillStyle = color;
@@ -140,7 +154,7 @@ function drawMeter() {
     row.className = "meter-row";
     const name = document.createElement("span");
     name.className = "meter-name";
-    const fanIn = k === 0 ? 2 : frame.layers[k - 1].units;
+    const fanIn = k === 0 ? frame.config.features.length : frame.layers[k - 1].units;
     name.textContent = `${k + 1}. ${fanIn}→${layer.units} ${layer.activation}`;
     const track = document.createElement("span");
     track.className = "meter-track";
@@ -182,10 +196,10 @@ function drawNetwork() {
   const { frame } = state;
   const canvas = $("network");
   const ctx = setupCanvas(canvas);
-  const sizes = [2, ...frame.layers.map((l) => l.units)];
-  const shown = sizes.map((n, k) => (k === 0 ? 2 : frame.weights[k - 1][0].length));
+  const sizes = [frame.config.features.length, ...frame.layers.map((l) => l.units)];
+  const shown = sizes.map((n, k) => (k === 0 ? frame.weights[0].length : frame.weights[k - 1][0].length));
   const columns = sizes.length;
-  const x = (k) => 40 + (k * (canvas.width - 80)) / (columns - 1);
+  const x = (k) => 70 + (k * (canvas.width - 110)) / (columns - 1); // room on the left for the feature names
   const y = (k, i) => 22 + ((i + 0.5) * (canvas.height - 44)) / shown[k];
   const maxW = Math.max(1e-9, ...frame.weights.flat(2).map(Math.abs));
   frame.weights.forEach((W, k) => {
@@ -211,7 +225,15 @@ function drawNetwork() {
       ctx.lineWidth = 1.2;
       ctx.stroke();
     }
-    const label = k === 0 ? "input" : k === columns - 1 ? "output σ" : frame.layers[k - 1].activation;
+    const output = frame.config.problem === "regression" ? "output (linear)" : "output σ";
+    const label = k === 0 ? "input" : k === columns - 1 ? output : frame.layers[k - 1].activation;
+    if (k === 0) {
+      ctx.textAlign = "right";
+      ctx.fillStyle = "#333";
+      const labels = state.options.labels.feature;
+      frame.config.features.slice(0, shown[0]).forEach((f, i) => ctx.fillText(labels[f] || f, x(0) - 9, y(0, i) + 4));
+      ctx.textAlign = "center";
+    }
     ctx.fillStyle = "#333";
     ctx.fillText(label + (shown[k] < n ? ` (${shown[k]} of ${n})` : ""), x(k), 12);
   });

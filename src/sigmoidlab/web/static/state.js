@@ -4,6 +4,7 @@ export const state = {
   config: null, // the current configuration: the JSON API's keys, also kept in the URL
   speed: 6,
   explorerX: 0,
+  view: { show_test: true, discretize: false }, // drawing options: in the URL, not sent to the server
   session: null, // the session id
   source: null, // its EventSource
   points: null, // train/test points and the heatmap extent ("data" events)

@@ -18,6 +18,7 @@ export function writeURL() {
   const q = new URLSearchParams(configQuery(state.config));
   q.set("speed", String(state.speed));
   q.set("x", String(state.explorerX));
+  for (const [key, on] of Object.entries(state.view)) q.set(key, on ? "1" : "0");
   history.replaceState(null, "", "?" + q.toString());
 }
 
@@ -38,6 +39,7 @@ export function configFromURL() {
   if (c.activation.length !== c.hidden.length) c.activation = c.hidden.map((_, i) => c.activation[i] || state.options.activations[0]);
   if (q.has("speed")) state.speed = Number(q.get("speed"));
   if (q.has("x")) state.explorerX = Number(q.get("x"));
+  for (const key of Object.keys(state.view)) if (q.has(key)) state.view[key] = q.get(key) === "1";
   if (c.dataset === "upload") {
     // An upload lives on the server for a while only; a shared link cannot carry the file itself.
     c.dataset = defaults.dataset;
