@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from html.parser import HTMLParser
 
 import pytest
@@ -152,3 +153,19 @@ def test_plot_writes_the_format_of_the_suffix(tmp_path, kind, suffix):
     head = out.read_bytes()[:200]
     assert head.startswith(b"\x89PNG") if suffix == ".png" else b"<svg" in head or b"<?xml" in head
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_demo_derivation_is_mathml_a_browser_renders(demo):
+    """SymPy's printer has no MathML for an unevaluated product: it used to write the word "unevaluatedexpr"."""
+    import xml.etree.ElementTree as ET
+
+    text = (demo / "report.html").read_text(encoding="utf-8")
+    assert "unevaluatedexpr" not in text.lower()
+    maths = re.findall(r"<math\b.*?</math>", text, flags=re.S)
+    assert len(maths) >= 17  # three derivations: 3 left-hand sides and 14 steps
+    for m in maths:
+        root = ET.fromstring(m)  # well-formed XML: no HTML-only entities such as &InvisibleTimes;
+        assert root.tag == "math"
+        assert root.find(".//mfrac") is not None or root.find(".//mi") is not None
+    # σ'(x) = σ(x)(1 − σ(x)): the last step of the quotient route, as identifiers and operators.
+    assert "".join(ET.fromstring(maths[6]).itertext()) == "σ(x)⁢(1−σ(x))"

@@ -8,10 +8,14 @@ is raised, so a wrong step can never be printed as part of a derivation.
 
 from __future__ import annotations
 
+import html.entities
+import re
 from dataclasses import dataclass
 from typing import Literal
 
 import sympy as sp
+from sympy.printing.mathml import MathMLPresentationPrinter
+from sympy.printing.precedence import PRECEDENCE
 
 x = sp.Symbol("x", real=True)
 u = sp.Symbol("u", positive=True)
@@ -19,6 +23,9 @@ sigma = sp.Function("σ")
 DEFINITION = 1 / (1 + sp.exp(-x))
 
 Format = Literal["text", "markdown", "latex"]
+_XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
+# MathML's named entities are not XML's: plain letters where a reader expects them, characters otherwise.
+_PLAIN = {"dd": "d", "ExponentialE": "e"}
 
 
 class DerivationError(AssertionError):
@@ -121,6 +128,52 @@ def _show(expr: sp.Expr, fmt: Format) -> str:
         return sp.pretty(expr, use_unicode=True)
     latex = sp.latex(expr).replace(r"σ", r"\sigma")
     return f"$${latex}$$" if fmt == "markdown" else latex
+
+
+class _MathMLPrinter(MathMLPresentationPrinter):
+    """SymPy's presentation MathML, written as a person writes the steps: an unevaluated factor is shown as its
+    contents (not as the word "unevaluatedexpr"), e^(−x) stays in the numerator, and sums keep their order."""
+
+    def _print_UnevaluatedExpr(self, expr: sp.UnevaluatedExpr):
+        return self._print(expr.args[0])
+
+    def _print_Derivative(self, expr: sp.Derivative):
+        # d/dx (1 + e^(−x)), not d/dx 1 + e^(−x): the operand in parentheses unless it is a single term.
+        mrow = super()._print_Derivative(expr)
+        mrow.replaceChild(self.parenthesize(expr.expr, PRECEDENCE["Mul"]), mrow.lastChild)
+        return mrow
+
+    def _print_exp(self, expr: sp.Expr):
+        return self._print(sp.Pow(sp.Symbol("e"), expr.args[0], evaluate=False))
+
+    def _print_Mul(self, expr: sp.Mul):
+        if expr.could_extract_minus_sign():
+            mrow = self.dom.createElement("mrow")
+            minus = self.dom.createElement("mo")
+            minus.appendChild(self.dom.createTextNode("-"))
+            mrow.appendChild(minus)
+            mrow.appendChild(self._print(-expr))
+            return mrow
+        numer, denom = sp.fraction(expr, exact=True)
+        if denom is sp.S.One:
+            return super()._print_Mul(expr)
+        frac = self.dom.createElement("mfrac")
+        frac.appendChild(self._print(numer))
+        frac.appendChild(self._print(denom))
+        return frac
+
+
+def _entity(match: re.Match) -> str:
+    name = match.group(1)
+    return match.group(0) if name in _XML_ENTITIES else _PLAIN.get(name, html.entities.html5.get(name + ";", "?"))
+
+
+def mathml(expr: sp.Expr, display: str = "block") -> str:
+    """``expr`` as a presentation-MathML ``<math>`` element that is also well-formed XML (no HTML-only named
+    entities), for a browser to render itself."""
+    body = re.sub(r"&(\w+);", _entity, _MathMLPrinter({"order": "none"}).doprint(expr))
+    body = body.replace("<mo>-</mo>", "<mo>\u2212</mo>")  # the minus sign, not a hyphen
+    return f'<math display="{display}">{body}</math>'
 
 
 def render(fmt: Format = "text") -> str:
