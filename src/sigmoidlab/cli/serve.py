@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import ipaddress
 import socket
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -33,6 +34,30 @@ def _import_web():
     return uvicorn, create_app
 
 
+def _load_report(path: Path) -> dict:
+    """A saved gradient-probe report's data, checked with ``Report.load``, or one line saying what is wrong."""
+    import json
+
+    try:
+        from ..torch.probe_report import Report
+    except ImportError:
+        fail(
+            "sigmoidlab serve --report reads the report with sigmoidlab.torch, which needs PyTorch: "
+            "pip install 'sigmoidlab[torch]'"
+        )
+    try:
+        data = Report.load(path).data
+        json.dumps(data, allow_nan=False)  # the page gets strict JSON: NaN/Infinity would fail every request
+    except OSError as exc:
+        fail(f"--report {path}: cannot read it: {exc.strerror or exc}")
+    except RecursionError:
+        fail(f"--report {path}: not a gradient-probe report (nested too deeply)")
+    except ValueError as exc:  # not JSON, NaN/Infinity, another schema or a newer version
+        message = str(exc)
+        fail(message if message.startswith(str(path)) else f"--report {path}: not valid JSON: {message}")
+    return data
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -52,6 +77,14 @@ def serve_command(
     ] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="TCP port (0 picks a free one).", min=0, max=65535)] = 8000,
     open_browser: Annotated[bool, typer.Option("--open", help="Open the page in the default web browser.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option(
+            help="A gradient-probe report (GradientProbe ... report.save_json) to show at /report: its gradient-flow "
+            "meter and a layer × step heatmap of the gradient norms.",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the **playground**: train a network in your browser and watch its gradients vanish (or not).
 
@@ -62,6 +95,7 @@ def serve_command(
     import webbrowser
 
     uvicorn, create_app = _import_web()
+    report_data = _load_report(report) if report is not None else None
 
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -75,6 +109,9 @@ def serve_command(
     port = sock.getsockname()[1]
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}/"
     console.print(f"sigmoidlab playground on [bold]{url}[/]  (Ctrl-C stops it)", highlight=False)
+    if report_data is not None:
+        url += "report"
+        console.print(f"the report {report} on [bold]{url}[/]", highlight=False)
     if not _is_loopback(host):
         console.print(
             f"[yellow]warning:[/] listening on {host}: anyone who can reach this machine can use the playground "
@@ -83,5 +120,7 @@ def serve_command(
         )
     if open_browser:
         threading.Timer(0.5, webbrowser.open, args=(url,)).start()
-    server = uvicorn.Server(uvicorn.Config(create_app(), log_level="warning", timeout_graceful_shutdown=2))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(report=report_data), log_level="warning", timeout_graceful_shutdown=2)
+    )
     server.run(sockets=[sock])

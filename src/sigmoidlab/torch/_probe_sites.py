@@ -115,24 +115,41 @@ class SiteStats:
 
 def measure(stats: SiteStats, x: torch.Tensor, y: torch.Tensor | None, threshold: float, limit: int) -> None:
     """Add one call (pre-activation x, output y or None for in-place calls) to ``stats``; no host sync."""
+    stats.calls += 1
+    if stats.kind in RELU_FAMILY:
+        _measure_relu(stats, x.detach(), limit)
+        return
     with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
         flat = x.detach().reshape(-1)[:limit]
         stats.pairs += flat.numel()
-        stats.band = stats.band + band_mask(stats.kind, flat, threshold).sum()
-        stats.calls += 1
-        if stats.kind in RELU_FAMILY:
-            axis = unit_axis(x)
-            alive = (x.detach() > 0).movedim(axis, -1).reshape(-1, x.shape[axis]).any(dim=0)
-            stats.alive = alive if stats.alive is None or stats.alive.shape != alive.shape else stats.alive | alive
-        elif y is not None and y.requires_grad:
+        stats.band = _add(stats.band, band_mask(stats.kind, flat, threshold).sum())
+        if y is not None and y.requires_grad:
             auto = _autograd_derivative(y)
             if auto is not None:
                 auto = auto.detach().reshape(-1)[:limit]
                 exact = exact_derivative(stats.kind, flat)
                 representable = _formulas.round_once(exact, auto.dtype) != 0
                 wrong = (auto == 0) | ((auto.to(exact.dtype) - exact).abs() > 0.5 * exact.abs())
-                stats.flush = stats.flush + (representable & wrong).sum()
+                stats.flush = _add(stats.flush, (representable & wrong).sum())
                 stats.flush_checked += flat.numel()
+
+
+def _add(total: Any, count: torch.Tensor) -> Any:
+    """total + count, without an op for the first call's 0 + count (a sample is a few dozen small ops)."""
+    return count if isinstance(total, int) and total == 0 else total + count
+
+
+def _measure_relu(stats: SiteStats, x: torch.Tensor, limit: int) -> None:
+    """Band (z ≤ 0) and alive units with float reductions, which on CPU cost a fraction of a bool comparison
+    and its count: positives = Σ sign(max(z, 0)), alive = max over the other axes > 0. (A NaN pre-activation
+    counts as in the band, and makes its unit not alive in that sample.) No autocast or no_grad guard is needed:
+    reductions of a detached tensor record nothing."""
+    flat = x.reshape(-1)[:limit]
+    stats.pairs += flat.numel()
+    stats.band = _add(stats.band, flat.numel() - flat.clamp(min=0).sign().nansum())
+    axis = unit_axis(x)
+    alive = x.amax(dim=tuple(d for d in range(x.dim()) if d != axis)) > 0
+    stats.alive = alive if stats.alive is None or stats.alive.shape != alive.shape else stats.alive | alive
 
 
 class SiteMode(TorchFunctionMode):

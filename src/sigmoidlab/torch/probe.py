@@ -250,12 +250,7 @@ class GradientProbe:
             with torch.no_grad():
                 now = [self._params[i].detach() for i in present]
                 updates = torch._foreach_norm(torch._foreach_sub(now, pending["before"]))
-                device = pending["grad"][0].device
-                wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
-                host = [
-                    torch.stack([t.to(device, wide) for t in ts])
-                    for ts in (pending["grad"], pending["weight"], updates)
-                ]
+                host = [_stack_wide([*pending["grad"], *pending["weight"], *updates])]
         names, site_vector = self._site_vector()
         device = host[0].device if host else (site_vector.device if site_vector is not None else None)
         parts = host + ([site_vector.to(device)] if site_vector is not None else [])
@@ -335,50 +330,59 @@ class GradientProbe:
         stats = self._site_stats.setdefault(key, sites.SiteStats(kind, self._site_info[key]["dtype"]))
         sites.measure(stats, x, y, self.threshold, self.max_elements)
 
-    def _site_vector(self) -> tuple[list[tuple[str, int]], torch.Tensor | None]:
-        """Every site's counts (and alive units) as one float64 vector, summed over ranks when distributed."""
-        names, parts = [], []
-        for key, s in self._site_stats.items():
-            counts = [torch.as_tensor(v, dtype=torch.float64) for v in (s.pairs, s.band, s.flush, s.flush_checked)]
-            device = (
-                s.alive.device
-                if s.alive is not None
-                else next((c.device for c in counts if c.device.type != "cpu"), None)
-            )
-            counts = [c.to(device) if device is not None else c for c in counts]
-            parts.append(torch.stack(counts))
-            alive = s.alive.to(torch.float64) if s.alive is not None else counts[0].new_zeros(0)
-            parts.append(alive)
-            names.append((key, alive.numel()))
-        self._site_stats = {}
-        if not parts:
-            return names, None
-        device = next((p.device for p in parts if p.device.type != "cpu"), parts[0].device)
-        vector = torch.cat([p.to(device) for p in parts])
+    def _site_vector(self) -> tuple[list[tuple[str, int, list[int]]], torch.Tensor | None]:
+        """Every site's counts and alive units as one float64 vector (summed over ranks when distributed), in a
+        handful of ops whatever the number of sites. Layout: the device counts (band, flush) in one stack, the
+        host counts in one tensor, every site's alive flags, then the dead fractions; ``names`` gives per site
+        (key, units, positions of its pairs, band, flush, checked)."""
+        items, self._site_stats = list(self._site_stats.items()), {}
+        if not items:
+            return [], None
+        counts = [v for _, s in items for v in (s.pairs, s.band, s.flush, s.flush_checked)]
+        dev = [v for v in counts if isinstance(v, torch.Tensor)]
+        host = [v for v in counts if not isinstance(v, torch.Tensor)]
+        seen = {"dev": 0, "host": len(dev)}
+        where = []
+        for v in counts:  # each count's position in the vector
+            slot = "dev" if isinstance(v, torch.Tensor) else "host"
+            where.append(seen[slot])
+            seen[slot] += 1
+        alive = [s.alive for _, s in items if s.alive is not None]
+        device = next((t.device for t in alive + dev if t.device.type != "cpu"), torch.device("cpu"))
+        wide = torch.float32 if device.type == "mps" else torch.float64  # MPS has no float64
+        parts = [_stack_wide(dev).to(device)] if dev else []
+        parts.append(torch.tensor(host, dtype=wide, device=device))
+        if alive:
+            parts.append(torch.cat([a.to(device) for a in alive]).to(wide))
+        vector = torch.cat(parts)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(vector)
+        names = [
+            (key, s.alive.numel() if s.alive is not None else 0, where[4 * k : 4 * k + 4])
+            for k, (key, s) in enumerate(items)
+        ]
         return names, self._with_dead(names, vector)
 
-    def _with_dead(self, names: list[tuple[str, int]], vector: torch.Tensor) -> torch.Tensor:
-        """Append, per site with units, the fraction never positive over the last ``window`` samples."""
-        dead, offset = [], 0
-        for key, units in names:
-            offset += 4
+    def _with_dead(self, names: list, vector: torch.Tensor) -> torch.Tensor:
+        """Append, per site with units, the fraction of units never positive over the last ``window`` samples:
+        1 − mean(min(max over the window of the alive counts, 1)) (counts: summed over ranks)."""
+        dead, offset = [], 4 * len(names)
+        for key, units, _ in names:
             if units:
                 window = self._alive.setdefault(key, collections.deque(maxlen=self.window))
-                window.append(vector[offset : offset + units] > 0)
-                union = torch.stack([w for w in window if w.shape == window[-1].shape]).any(dim=0)
-                dead.append((~union).to(torch.float64).mean())
+                window.append(vector[offset : offset + units])
+                union = torch.stack([w for w in window if w.shape == window[-1].shape]).amax(dim=0)
+                dead.append(1 - union.clamp(max=1).mean())
             offset += units
         return torch.cat([vector, torch.stack(dead)]) if dead else vector
 
-    def _unpack_sites(self, names: list[tuple[str, int]], values: list[float]) -> dict:
-        out, offset = {}, 0
-        for key, units in names:
-            pairs, band, flush, checked = values[offset : offset + 4]
+    def _unpack_sites(self, names: list, values: list[float]) -> dict:
+        out = {}
+        for key, _, where in names:
+            pairs, band, flush, checked = (values[i] for i in where)
             out[key] = {"pairs": int(pairs), "band": int(band), "flush": int(flush), "checked": int(checked)}
-            offset += 4 + units
-        for key, units in names:
+        offset = 4 * len(names) + sum(units for _, units, _ in names)
+        for key, units, _ in names:
             if units:
                 out[key]["dead"] = values[offset]
                 offset += 1
@@ -423,6 +427,16 @@ class GradientProbe:
             ],
             "sites": list(self._site_info.values()),
         }
+
+
+def _stack_wide(tensors: list[torch.Tensor]) -> torch.Tensor:
+    """0-d tensors as one float64 vector (float32 on MPS, which has no float64): one stack and one cast when
+    they share a dtype and a device (the usual case), else a cast each."""
+    first = tensors[0]
+    wide = torch.float32 if first.device.type == "mps" else torch.float64
+    if all(t.dtype == first.dtype and t.device == first.device for t in tensors):
+        return torch.stack(tensors).to(wide)
+    return torch.stack([t.to(first.device, wide) for t in tensors])
 
 
 def _check_arguments(model, optimizer, every, threshold, window, max_elements, limits) -> None:

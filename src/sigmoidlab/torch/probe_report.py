@@ -376,6 +376,19 @@ def _site_row(site: dict, sh: dict) -> dict:
     }
 
 
+def _check_shape(path: Any, data: dict) -> None:
+    """The keys the viewers read, with their types: a hand-edited or truncated file fails here, in one line."""
+    wanted = {"findings": list, "layers": list, "sites": list, "history": dict, "steps": int, "samples": int}
+    for key, kind in wanted.items():
+        if not isinstance(data.get(key), kind):
+            raise ValueError(f"{path}: the report's {key!r} is missing or not a {kind.__name__}")
+    history = data["history"]
+    if not isinstance(history.get("steps"), list) or not isinstance(history.get("grad_norm"), dict):
+        raise ValueError(f"{path}: the report's history has no 'steps' list or 'grad_norm' table")
+    if not all(isinstance(row, dict) and isinstance(row.get("name"), str) for row in data["layers"]):
+        raise ValueError(f"{path}: every entry of the report's 'layers' needs a 'name'")
+
+
 class Report:
     """A probe's report: ``findings`` (empty: healthy), ``layers``, ``sites``, ``history``; printable and savable.
 
@@ -415,6 +428,7 @@ class Report:
             raise ValueError(f"{path}: not a gradient-probe report (schema {SCHEMA!r} expected)")
         if not isinstance(data.get("schema_version"), int) or data["schema_version"] > SCHEMA_VERSION:
             raise ValueError(f"{path}: schema_version {data.get('schema_version')!r}; this sigmoidlab reads ≤ 1")
+        _check_shape(path, data)
         return cls(data)
 
     def print(self, console: Any = None) -> None:

@@ -14,6 +14,8 @@ PUT      ``/api/sessions/{id}``              a new configuration: start over wit
 POST     ``/api/sessions/{id}/control``      ``{"action": "play"|"pause"|"step"|"reset"|"speed", ...}``
 GET      ``/api/sessions/{id}/stream``       Server-Sent Events: ``data``, ``frame``, ``closed``
 DELETE   ``/api/sessions/{id}``              close the session
+GET      ``/report``                         a saved gradient-probe report's page (``static/report.html``)
+GET      ``/api/report``                     the report ``sigmoidlab serve --report`` loaded (404 when none)
 =======  ==================================  ==========================================================
 
 Every error is JSON ``{"error": message, "field": name}`` with a 4xx status (``field`` when one field is at fault;
@@ -203,7 +205,22 @@ async def index(request: Request) -> Response:
 
 async def options(request: Request) -> Response:
     idle = _manager(request).idle_timeout
-    return JSONResponse({**schema.options(), "default_speed": DEFAULT_SPEED, "idle_timeout": idle})
+    has_report = request.app.state.report is not None
+    return JSONResponse(
+        {**schema.options(), "default_speed": DEFAULT_SPEED, "idle_timeout": idle, "report": has_report}
+    )
+
+
+async def report_page(request: Request) -> Response:
+    return FileResponse(STATIC / "report.html", headers={"cache-control": "no-cache"})
+
+
+async def report_data(request: Request) -> Response:
+    """The loaded report, as saved (the CLI validated it with ``Report.load`` before the server started)."""
+    report = request.app.state.report
+    if report is None:
+        raise RequestError("no report loaded: start the server with sigmoidlab serve --report FILE", status=404)
+    return JSONResponse(report, headers={"cache-control": "no-store"})
 
 
 async def sigmoid_values(request: Request) -> Response:
@@ -321,11 +338,14 @@ async def delete_session(request: Request) -> Response:
     return Response(status_code=204)
 
 
-def create_app(max_sessions: int = 8, idle_timeout: float = 60.0, reap_interval: float = 5.0) -> Starlette:
+def create_app(
+    max_sessions: int = 8, idle_timeout: float = 60.0, reap_interval: float = 5.0, report: dict | None = None
+) -> Starlette:
     """The playground app: at most ``max_sessions`` sessions; one with no request and no frame delivered to a
     reader for ``idle_timeout`` seconds is closed (checked every ``reap_interval`` seconds, and whenever a session
     is created). The page asks about its session now and then while it is shown, so a paused tab someone is
-    looking at stays; a tab that is hidden, closed, or a client that stopped reading loses its session."""
+    looking at stays; a tab that is hidden, closed, or a client that stopped reading loses its session.
+    ``report``: a gradient-probe report's data (``Report.load(path).data``), served at ``/api/report``."""
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):
@@ -350,6 +370,8 @@ def create_app(max_sessions: int = 8, idle_timeout: float = 60.0, reap_interval:
     routes = [
         Route("/", index),
         Route("/api/options", options),
+        Route("/report", report_page),
+        Route("/api/report", report_data),
         Route("/api/sigmoid", sigmoid_values),
         Route("/api/uploads", upload, methods=["POST"]),
         Route("/api/sessions", create_session, methods=["POST"]),
@@ -365,6 +387,7 @@ def create_app(max_sessions: int = 8, idle_timeout: float = 60.0, reap_interval:
         lifespan=lifespan,
         exception_handlers={RequestError: _request_error, HTTPException: _http_error},
     )
+    app.state.report = report
     app.add_middleware(BodyLimit, limit_for=_body_limit)
     app.add_middleware(SecurityHeaders)  # added last, so outermost: its headers also go on BodyLimit's 413
     return app

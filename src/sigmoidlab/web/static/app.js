@@ -101,6 +101,7 @@ async function main() {
     return;
   }
   state.speed = state.options.default_speed;
+  $("report-link").hidden = !state.options.report; // the server was started with --report: link its page
   setInterval(heartbeat, (Math.max(1, state.options.idle_timeout) * 1000) / 3);
   document.addEventListener("visibilitychange", heartbeat);
   buildControls(applyPreset);
