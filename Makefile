@@ -19,9 +19,10 @@ $(BIN)/python:
 
 # The C extension is built in place by an editable install without build isolation, so that a change to a
 # kernel only needs this rule to run again.
-# The demo's setup installs everything the README's tour uses next: the playground (web) and Dask.
+# The demo's setup installs everything the README's tour uses next: the playground (web), Dask, and PyTorch for
+# sigmoidlab.torch (pinned: the CPU wheel of this release is on every machine here; others download gigabytes).
 $(VENV)/.stamp-base: $(BIN)/python $(BUILD_INPUTS)
-	$(BIN)/pip install --quiet --no-build-isolation -e ".[dask,web]"
+	$(BIN)/pip install --quiet --no-build-isolation -e ".[dask,web,torch]" "torch==2.13.0"
 	touch $@
 
 $(VENV)/.stamp-test: $(BIN)/python $(BUILD_INPUTS)
