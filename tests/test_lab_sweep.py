@@ -72,7 +72,7 @@ def test_resume_skips_finished_reruns_corrupt_and_records_failures(tmp_path, mon
     monkeypatch.setattr(runner, "_train", train)
     records = lab.run_experiment(experiment, tmp_path, workers=1, progress=False)
     assert len(calls) == 4  # the failure did not stop the sweep
-    statuses = {r["run_id"]: r["status"] for r in records}
+    statuses = {r.run_id: r.status for r in records}
     assert statuses.pop(victim) == "failed" and set(statuses.values()) == {"ok"}
     saved = json.loads((tmp_path / "runs" / f"{victim}.json").read_text())
     assert saved["status"] == "failed" and "RuntimeError: injected failure" in saved["error"]
@@ -90,7 +90,7 @@ def test_resume_skips_finished_reruns_corrupt_and_records_failures(tmp_path, mon
     path.write_text(path.read_text()[:100])
     records = lab.run_experiment(experiment, tmp_path, workers=1, progress=False)
     assert sorted(calls) == sorted([broken, victim])
-    assert all(r["status"] == "ok" for r in records)
+    assert all(r.ok for r in records)
     assert json.loads(path.read_text())["status"] == "ok"
 
     calls.clear()
@@ -108,11 +108,11 @@ def test_process_pool_and_dask_cluster_give_the_same_records(tmp_path):
     pool = lab.run_experiment(experiment, tmp_path / "pool", workers=2, progress=False)
     with LocalCluster(n_workers=1, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
         dask = lab.run_experiment(experiment, tmp_path / "dask", scheduler=cluster.scheduler_address, progress=False)
-    assert [r["run_id"] for r in pool] == [r["run_id"] for r in dask] == [c.run_id for c in experiment.runs()]
+    assert [r.run_id for r in pool] == [r.run_id for r in dask] == [c.run_id for c in experiment.runs()]
     for a, b in zip(pool, dask, strict=True):
-        assert a["status"] == b["status"] == "ok"
-        assert a["layers"] == b["layers"] and a["final"] == b["final"]  # seeded: identical wherever it runs
-        assert (tmp_path / "dask" / "runs" / f"{b['run_id']}.json").exists()
+        assert a.status == b.status == "ok"
+        assert a.layers == b.layers and a.final == b.final  # seeded: identical wherever it runs
+        assert (tmp_path / "dask" / "runs" / f"{b.run_id}.json").exists()
 
 
 def test_interrupted_pool_kills_its_workers_and_keeps_what_was_saved(tmp_path, monkeypatch):
@@ -160,7 +160,7 @@ def test_interrupted_pool_kills_its_workers_and_keeps_what_was_saved(tmp_path, m
 def test_recorded_gradient_norms_are_the_engines(arch):
     config = Experiment(architectures=(arch,), depths=(4,), seeds=(3,), n_samples=200, epochs=1, width=6).runs()[0]
     record = lab.run_one(config)
-    assert record["status"] == "ok", record.get("error")
+    assert record.ok, record.error
 
     # The same network and probe batch, built and differentiated directly.
     X_train, _, y_train, _ = runner.load_data(config)
@@ -176,9 +176,9 @@ def test_recorded_gradient_norms_are_the_engines(arch):
     loss.forward(model.forward(X_train[: config.probe_size]), y_train[: config.probe_size])
     model.backward(loss.backward())
     expected = [float(np.linalg.norm(d.W.grad)) for d in model.dense_layers()]
-    recorded = [r["weight_grad_norm"] for r in sorted(record["layers"], key=lambda r: r["layer"]) if r["step"] == 0]
+    recorded = [r.weight_grad_norm for r in sorted(record.layers, key=lambda r: r.layer) if r.step == 0]
     np.testing.assert_allclose(recorded, expected, rtol=1e-6)
-    assert [r["layer"] for r in record["layers"] if r["step"] == 0] == list(range(5))
+    assert [r.layer for r in record.layers if r.step == 0] == list(range(5))
 
     # The activation percentiles and half-slope fractions, from the activations of the same forward pass.
     x, acts = X_train[: config.probe_size].astype(model.dtype), []
@@ -186,14 +186,12 @@ def test_recorded_gradient_norms_are_the_engines(arch):
         x = layer.forward(x)
         if layer.kind == "sigmoid":
             acts.append(x)
-    rows = sorted(
-        (r for r in record["layers"] if r["step"] == 0 and r["activation"] != "output"), key=lambda r: r["layer"]
-    )
+    rows = sorted((r for r in record.layers if r.step == 0 and r.activation != "output"), key=lambda r: r.layer)
     for row, a in zip(rows, acts, strict=True):
-        assert (row["act_p02"], row["act_p98"]) == pytest.approx(tuple(np.percentile(a, [2, 98])), rel=1e-6)
-        assert row["half_slope"] == pytest.approx(np.mean(a * (1 - a) < 1 / 8))
+        assert (row.act_p02, row.act_p98) == pytest.approx(tuple(np.percentile(a, [2, 98])), rel=1e-6)
+        assert row.half_slope == pytest.approx(np.mean(a * (1 - a) < 1 / 8))
     # Later checkpoints exist and the last one is the end of training.
-    assert max(r["step"] for r in record["layers"]) == record["final"]["steps"] > 0
+    assert max(r.step for r in record.layers) == record.final.steps > 0
 
 
 def test_default_grid_sigmoid_standard_gradients_decay_geometrically():
@@ -203,10 +201,10 @@ def test_default_grid_sigmoid_standard_gradients_decay_geometrically():
     assert len(configs) == 3 and configs[0].depth == 16
     records = [runner.run_one(c) for c in configs]
     for record in records:
-        assert record["status"] == "ok"
+        assert record.ok
         rows = analysis.hidden_rows(record, 0)
-        fit = analysis.decay(rows, "sigmoid", False)
-        g = np.array([r["weight_grad_norm"] for r in rows])
+        fit = analysis.decay_of(rows, "sigmoid", False)
+        g = np.array([r.weight_grad_norm for r in rows])
         assert fit["ratio_per_layer"] < 0.5  # each layer down passes back less than half
         assert fit["input_over_top"] < 1e-6  # 16 layers: input layer gets a millionth of the top one's gradient
         assert fit["input_over_top"] == pytest.approx(g[0] / g[-1])
@@ -215,7 +213,7 @@ def test_default_grid_sigmoid_standard_gradients_decay_geometrically():
         assert np.all(steps < 1)
         assert np.exp(np.mean(np.log(steps))) == pytest.approx(fit["ratio_per_layer"], rel=0.5)
         # And the deep nets fail: test accuracy within the margin of chance.
-        assert record["final"]["test_accuracy"] <= record["final"]["chance_accuracy"] + analysis.CHANCE_MARGIN
+        assert record.final.test_accuracy <= record.final.chance_accuracy + analysis.CHANCE_MARGIN
     verdict = {h["id"]: h for h in lab.analyse(records)["hypotheses"]}["decay"]
     assert verdict["verdict"] == "supported"
 
@@ -271,7 +269,7 @@ def test_saturation_experiment_reproduces_glorot_and_bengio():
     experiment = lab.saturation_experiment()
     keep = {Architecture("sigmoid", False, "standard"), Architecture("tanh", False, "glorot")}
     records = [runner.run_one(c) for c in experiment.runs() if c.architecture in keep and c.seed == 0]
-    assert all(r["status"] == "ok" for r in records)
+    assert all(r.ok for r in records)
     summary = {c["architecture"]["activation"]: c for c in analysis.saturation_summary(records)}
     top = summary["sigmoid"]["top_layer"]
     assert top["act_mean_init"] == pytest.approx(0.5, abs=0.05)

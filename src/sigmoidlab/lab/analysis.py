@@ -20,12 +20,13 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
 import numpy as np
 
 from .. import nn
 from .grid import Architecture
+from .records import LayerRow, RunRecord
 
 # sup f′ by every spelling of an activation, from the engine's classes (sigmoidlab.torch's probe report reads it).
 MAX_SLOPE = {name: nn.ACTIVATIONS.get(name).max_slope for name in nn.ACTIVATIONS.spellings()}
@@ -38,15 +39,35 @@ def geometric_mean(values: Iterable[float]) -> float:
     return float(np.exp(np.mean(np.log(values)))) if values else math.nan
 
 
-def hidden_rows(record: dict, step: int) -> list[dict]:
-    """The per-layer rows of the hidden layers (output layer excluded) of one run at one step, input first."""
+def hidden_rows(record: RunRecord | Mapping, step: int) -> list[LayerRow] | list[Mapping]:
+    """The per-layer rows of the hidden layers (output layer excluded) of one run at one step, input first.
+
+    Also takes a record as JSON data (``{"layers": [row, …]}``, rows as dicts, which :func:`decay` reads): the
+    PyTorch probe's test builds one from ``nn``'s statistics."""
+    if isinstance(record, RunRecord):
+        return record.hidden_rows(step)
     rows = [r for r in record["layers"] if r["step"] == step and r["activation"] != "output"]
     return sorted(rows, key=lambda r: r["layer"])
 
 
-def decay(rows: Sequence[dict], activation: str, batchnorm: bool) -> dict:
-    """Per-layer ratio r (fitted), g_input/g_top, spread in decades and the σ'-bound, for one network's rows."""
-    g = np.array([r["weight_grad_norm"] or 0.0 for r in rows], dtype=float)
+def decay(rows: Sequence[Mapping], activation: str, batchnorm: bool) -> dict:
+    """:func:`decay_of_norms` for rows holding ``weight_grad_norm`` and ``weight_norm`` (the PyTorch probe's)."""
+    return decay_of_norms(
+        [r["weight_grad_norm"] for r in rows], [r["weight_norm"] for r in rows], activation, batchnorm
+    )
+
+
+def decay_of(rows: Sequence[LayerRow], activation: str, batchnorm: bool) -> dict:
+    """:func:`decay_of_norms` for one run's hidden rows at one step."""
+    return decay_of_norms([r.weight_grad_norm for r in rows], [r.weight_norm for r in rows], activation, batchnorm)
+
+
+def decay_of_norms(
+    grad_norms: Sequence[float | None], weight_norms: Sequence[float | None], activation: str, batchnorm: bool
+) -> dict:
+    """Per-layer ratio r (fitted), g_input/g_top, spread in decades and the σ'-bound, for one network's layers
+    (input first): ``grad_norms`` g_l = ‖∂L/∂W_l‖_F, ``weight_norms`` ‖W_l‖_F."""
+    g = np.array([v or 0.0 for v in grad_norms], dtype=float)
     out = {"ratio_per_layer": math.nan, "input_over_top": math.nan, "spread_decades": math.nan, "bound": math.nan}
     if len(g) == 0 or not np.all(g > 0):
         return out
@@ -58,36 +79,36 @@ def decay(rows: Sequence[dict], activation: str, batchnorm: bool) -> dict:
         out["ratio_per_layer"] = float(10.0 ** (-slope))
         if not batchnorm:
             # The signal reaching layer l has crossed W_{l+1}: the weights of every hidden layer above the first.
-            out["bound"] = nn.ACTIVATIONS.get(activation).max_slope * geometric_mean(r["weight_norm"] for r in rows[1:])
+            out["bound"] = nn.ACTIVATIONS.get(activation).max_slope * geometric_mean(weight_norms[1:])
     return out
 
 
-def architecture_of(record: dict) -> Architecture:
-    return Architecture(**record["config"]["architecture"])
+def architecture_of(record: RunRecord) -> Architecture:
+    return record.config.architecture
 
 
 def select(
-    records: Iterable[dict],
+    records: Iterable[RunRecord],
     architecture: Architecture | None = None,
     depth: int | None = None,
     seed: int | None = None,
-) -> list[dict]:
+) -> list[RunRecord]:
     """The finished ("ok") runs whose own configuration matches every field given: runs are always picked by
     what they are, never by where they sit in a list."""
     return [
         r
         for r in records
-        if r["status"] == "ok"
-        and (architecture is None or architecture_of(r) == architecture)
-        and (depth is None or r["config"]["depth"] == depth)
-        and (seed is None or r["config"]["seed"] == seed)
+        if r.ok
+        and (architecture is None or r.config.architecture == architecture)
+        and (depth is None or r.config.depth == depth)
+        and (seed is None or r.config.seed == seed)
     ]
 
 
-def configuration_of(runs: Sequence[dict]) -> tuple[Architecture, int]:
+def configuration_of(runs: Sequence[RunRecord]) -> tuple[Architecture, int]:
     """The architecture and depth every run of ``runs`` shares (its seeds may differ); ValueError otherwise, so
     that runs of different networks are never averaged together."""
-    keys = {(architecture_of(r), r["config"]["depth"]) for r in runs}
+    keys = {(r.config.architecture, r.config.depth) for r in runs}
     if len(keys) != 1:
         found = ", ".join(sorted(f"{a.label} at depth {d}" for a, d in keys)) or "no runs"
         raise ValueError(f"expected the runs of one architecture at one depth, got {found}")
@@ -101,24 +122,25 @@ def _mean_over_runs(values: np.ndarray) -> np.ndarray:
         return np.sum(np.where(present, values, 0.0), axis=0) / np.sum(present, axis=0)
 
 
-def layer_traces(runs: Sequence[dict]) -> dict[str, np.ndarray]:
+def layer_traces(runs: Sequence[RunRecord]) -> dict[str, np.ndarray]:
     """Per checkpoint and hidden layer, averaged over the seeds of one configuration (one architecture at one
     depth: anything else is refused): mean activation, its 2nd and 98th percentiles and the half-slope fraction.
     Arrays of shape (steps, depth), plus ``steps`` (every checkpoint any of the runs recorded)."""
     _, depth = configuration_of(runs)
-    steps = sorted({r["step"] for run in runs for r in run["layers"]})
+    steps = sorted({r.step for run in runs for r in run.layers})
     column = {step: i for i, step in enumerate(steps)}
     keys = ("act_mean", "act_p02", "act_p98", "half_slope", "saturation")
     out = {k: np.full((len(runs), len(steps), depth), np.nan) for k in keys}
     for i, run in enumerate(runs):
-        for r in run["layers"]:
-            if r["activation"] != "output":
+        for r in run.layers:
+            if r.hidden:
                 for k in keys:
-                    out[k][i, column[r["step"]], r["layer"]] = np.nan if r.get(k) is None else r[k]
+                    value = getattr(r, k)
+                    out[k][i, column[r.step], r.layer] = np.nan if value is None else value
     return {"steps": np.array(steps), **{k: _mean_over_runs(v) for k, v in out.items()}}
 
 
-def top_saturation(runs: Sequence[dict]) -> dict | None:
+def top_saturation(runs: Sequence[RunRecord]) -> dict | None:
     """How the top hidden sigmoid layer's mean activation moves over training, averaged over seeds.
 
     It is saturating when its mean ȳ is within HALF_GRADIENT_MEAN of 0 or 1 (σ'(ȳ) ≤ 1/8); ``entered`` is the
@@ -150,19 +172,19 @@ def top_saturation(runs: Sequence[dict]) -> dict | None:
     }
 
 
-def _group(records: Sequence[dict]) -> tuple[list[Architecture], dict[tuple, list[dict]]]:
+def _group(records: Sequence[RunRecord]) -> tuple[list[Architecture], dict[tuple, list[RunRecord]]]:
     """The architectures in order of first appearance, and the runs of each (architecture, depth)."""
-    groups: dict[tuple, list[dict]] = defaultdict(list)
+    groups: dict[tuple, list[RunRecord]] = defaultdict(list)
     order: list[Architecture] = []
     for record in records:
-        arch = architecture_of(record)
+        arch = record.config.architecture
         if arch not in order:
             order.append(arch)
-        groups[(arch, record["config"]["depth"])].append(record)
+        groups[(arch, record.config.depth)].append(record)
     return order, groups
 
 
-def saturation_groups(records: Sequence[dict]) -> list[tuple[Architecture, int, list[dict]]]:
+def saturation_groups(records: Sequence[RunRecord]) -> list[tuple[Architecture, int, list[RunRecord]]]:
     """Every configuration the saturation measurement applies to (no batch norm, depth ≥ 2) with its finished
     runs: ``(architecture, depth, runs)``, architectures in order of first appearance, then by depth."""
     order, groups = _group(select(records))
@@ -175,7 +197,7 @@ def saturation_groups(records: Sequence[dict]) -> list[tuple[Architecture, int, 
     ]
 
 
-def saturation_panels(records: Sequence[dict]) -> list[tuple[Architecture, int, list[dict]]]:
+def saturation_panels(records: Sequence[RunRecord]) -> list[tuple[Architecture, int, list[RunRecord]]]:
     """Figure 5's panels: of :func:`saturation_groups`, each architecture's deepest configuration."""
     deepest: dict[Architecture, tuple] = {}
     for arch, depth, runs in saturation_groups(records):
@@ -183,7 +205,9 @@ def saturation_panels(records: Sequence[dict]) -> list[tuple[Architecture, int, 
     return list(deepest.values())
 
 
-def analyse(records: Sequence[dict], saturation: Sequence[dict] | None = None, margin: float = CHANCE_MARGIN) -> dict:
+def analyse(
+    records: Sequence[RunRecord], saturation: Sequence[RunRecord] | None = None, margin: float = CHANCE_MARGIN
+) -> dict:
     """Summaries per architecture and depth (averaged over seeds), and the verdict on each hypothesis.
 
     ``saturation`` holds the runs of a dedicated saturation experiment (:func:`~.grid.saturation_experiment`);
@@ -210,7 +234,7 @@ def analyse(records: Sequence[dict], saturation: Sequence[dict] | None = None, m
     return analysis
 
 
-def saturation_summary(records: Sequence[dict]) -> list[dict]:
+def saturation_summary(records: Sequence[RunRecord]) -> list[dict]:
     """Per architecture and depth ≥ 2 without batch norm: the top layer's course (sigmoid) and test accuracy."""
     out = []
     for arch, depth, runs in saturation_groups(records):
@@ -221,9 +245,9 @@ def saturation_summary(records: Sequence[dict]) -> list[dict]:
                 "architecture": {"activation": arch.activation, "batchnorm": arch.batchnorm, "init": arch.init},
                 "depth": depth,
                 "runs": len(runs),
-                "run_ids": [r["run_id"] for r in runs],
-                "test_accuracy": float(np.mean([r["final"]["test_accuracy"] for r in runs])),
-                "chance": float(np.mean([r["final"]["chance_accuracy"] for r in runs])),
+                "run_ids": [r.run_id for r in runs],
+                "test_accuracy": float(np.mean([r.final.test_accuracy for r in runs])),
+                "chance": float(np.mean([r.final.chance_accuracy for r in runs])),
                 "top_layer": top_saturation(runs),
                 "half_slope_final": [float(v) for v in t["half_slope"][-1]],
             }
@@ -231,30 +255,29 @@ def saturation_summary(records: Sequence[dict]) -> list[dict]:
     return out
 
 
-def _summarise(arch: Architecture, depth: int, runs: list[dict], margin: float) -> dict:
-    ok = [r for r in runs if r["status"] == "ok"]
+def _summarise(arch: Architecture, depth: int, runs: list[RunRecord], margin: float) -> dict:
+    ok = [r for r in runs if r.ok]
     row: dict = {
         "depth": depth,
         "runs": len(runs),
         "failed_runs": len(runs) - len(ok),
-        "run_ids": [r["run_id"] for r in ok],
+        "run_ids": [r.run_id for r in ok],
     }
     if not ok:
         return {**row, "trained": None}
-    accuracy = [r["final"]["test_accuracy"] for r in ok]
-    chance = float(np.mean([r["final"]["chance_accuracy"] for r in ok]))
+    accuracy = [r.final.test_accuracy for r in ok]
+    chance = float(np.mean([r.final.chance_accuracy for r in ok]))
     row.update(
         test_accuracy=float(np.mean(accuracy)),
         test_accuracy_min=float(min(accuracy)),
         test_accuracy_max=float(max(accuracy)),
         chance=chance,
         trained=bool(np.mean(accuracy) > chance + margin),
-        diverged_runs=sum(bool(r["final"]["diverged"]) for r in ok),
+        diverged_runs=sum(bool(r.final.diverged) for r in ok),
     )
     for when in ("init", "final"):
         fits = [
-            decay(hidden_rows(r, 0 if when == "init" else r["final"]["steps"]), arch.activation, arch.batchnorm)
-            for r in ok
+            decay_of(r.hidden_rows(0 if when == "init" else r.final.steps), arch.activation, arch.batchnorm) for r in ok
         ]
         # Ratios multiply along the network, so seeds are averaged geometrically.
         row[when] = {

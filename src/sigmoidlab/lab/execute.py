@@ -7,7 +7,8 @@ Layout of the output folder::
 Re-running the same experiment into the same folder skips every run whose file holds a finished ("ok")
 record of the same configuration, so an interrupted sweep loses at most the runs that were in flight. A file
 that does not parse (a run killed while a file system without atomic rename wrote it, or edited by hand) and
-a failed run are run again.
+a failed run are run again. A record is a :class:`.records.RunRecord` (schema in :mod:`.records`); files of the
+previous format (2, same layout) are read too, so a sweep started before the schema was typed resumes.
 """
 
 from __future__ import annotations
@@ -22,27 +23,22 @@ from pathlib import Path
 
 from .. import _jsonio
 from .grid import Experiment, RunConfig
-from .runner import RECORD_FORMAT, run_one
+from .records import RunRecord
+from .runner import run_one
 
 
-def save_record(path: Path, record: dict) -> None:
+def save_record(path: Path, record: RunRecord) -> None:
     """Write one run's record to ``path`` atomically (never half a file); NaN and infinity become null."""
-    _jsonio.write_json(path, record)
+    _jsonio.write_json(path, record.to_json())
 
 
-def load_finished(path: Path, config: RunConfig) -> dict | None:
+def load_finished(path: Path, config: RunConfig) -> RunRecord | None:
     """The record in ``path`` if it is a finished run of ``config``; None if missing, unreadable or failed."""
     try:
-        record = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
+    except (OSError, ValueError):  # missing, not JSON, or not a record of a readable format: run it again
         return None
-    ok = (
-        isinstance(record, dict)
-        and record.get("format") == RECORD_FORMAT
-        and record.get("status") == "ok"
-        and record.get("config") == config.to_dict()
-    )
-    return record if ok else None
+    return record if record.ok and record.config == config else None
 
 
 def count_finished(experiment: Experiment, out: str | os.PathLike) -> int:
@@ -59,7 +55,7 @@ def run_experiment(
     scheduler: str | None = None,
     resume: bool = True,
     progress: bool = True,
-) -> list[dict]:
+) -> list[RunRecord]:
     """Run every run of ``experiment`` not already finished in ``out``; return all records in grid order.
 
     Parameters
@@ -78,7 +74,7 @@ def run_experiment(
         raise ValueError(f"workers={workers}: must be ≥ 1")
     runs_dir = Path(out) / "runs"
     configs = experiment.runs()
-    records: dict[str, dict] = {}
+    records: dict[str, RunRecord] = {}
     if resume:
         for config in configs:
             if (record := load_finished(runs_dir / f"{config.run_id}.json", config)) is not None:
@@ -89,9 +85,9 @@ def run_experiment(
     with client or contextlib.nullcontext(), _Progress(progress, len(configs), len(records)) as bar:
         runs_dir.mkdir(parents=True, exist_ok=True)
 
-        def finished(record: dict) -> None:
-            save_record(runs_dir / f"{record['run_id']}.json", record)
-            records[record["run_id"]] = record
+        def finished(record: RunRecord) -> None:
+            save_record(runs_dir / f"{record.run_id}.json", record)
+            records[record.run_id] = record
             bar.advance(record)
 
         n_workers = min(workers or os.cpu_count() or 1, len(todo))
@@ -105,16 +101,9 @@ def run_experiment(
     return [records[c.run_id] for c in configs]
 
 
-def _lost(config: RunConfig, exc: BaseException) -> dict:
+def _lost(config: RunConfig, exc: BaseException) -> RunRecord:
     """The record of a run whose worker died or could not be reached (run_one itself never raises)."""
-    return {
-        "format": RECORD_FORMAT,
-        "run_id": config.run_id,
-        "config": config.to_dict(),
-        "status": "failed",
-        "error": f"{type(exc).__name__}: {exc}",
-        "seconds": None,
-    }
+    return RunRecord(config.run_id, config, "failed", error=f"{type(exc).__name__}: {exc}")
 
 
 def _worker_signals() -> None:
@@ -138,7 +127,7 @@ def _stop_pool(pool: ProcessPoolExecutor) -> None:
             process.join(timeout=5)
 
 
-def _run_pool(todo: list[RunConfig], workers: int, finished: Callable[[dict], None]) -> None:
+def _run_pool(todo: list[RunConfig], workers: int, finished: Callable[[RunRecord], None]) -> None:
     pool = ProcessPoolExecutor(max_workers=workers, initializer=_worker_signals)
     try:
         futures = {pool.submit(run_one, config): config for config in todo}
@@ -186,7 +175,7 @@ def _connect(scheduler: str):
         raise ConnectionError(f"scheduler={scheduler!r}: cannot connect ({exc})") from None
 
 
-def _run_dask(todo: list[RunConfig], client, finished: Callable[[dict], None]) -> None:
+def _run_dask(todo: list[RunConfig], client, finished: Callable[[RunRecord], None]) -> None:
     from distributed import as_completed
 
     # pure=False: two runs never share a result, even if Dask thinks their inputs hash alike.
@@ -233,8 +222,8 @@ class _Progress:
         if self.bar is not None:
             self.bar.stop()
 
-    def advance(self, record: dict) -> None:
+    def advance(self, record: RunRecord) -> None:
         if self.bar is None:
             return
-        status = "" if record["status"] == "ok" else " [red]failed[/]"
-        self.bar.update(self.task, advance=1, last=f"{record['run_id']}{status}")
+        status = "" if record.ok else " [red]failed[/]"
+        self.bar.update(self.task, advance=1, last=f"{record.run_id}{status}")

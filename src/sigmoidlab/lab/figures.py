@@ -20,8 +20,9 @@ import numpy as np
 
 from .. import functions as F
 from .._atomic import atomic_output
-from .analysis import configuration_of, geometric_mean, hidden_rows, saturation_panels, select
+from .analysis import configuration_of, geometric_mean, saturation_panels, select
 from .grid import Experiment
+from .records import RunRecord
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#000000")
 VANISHING_RED = "#d62728"  # shading, at alpha ≈ 0.15
@@ -95,7 +96,9 @@ def save_png_and_svg(fig, stem: str | os.PathLike, dpi: int = DPI) -> Path:
 # --- what the data figures are drawn from --------------------------------------------------------------------
 
 
-def figure_inputs(experiment: Experiment, records: Sequence[dict], saturation: Sequence[dict] | None = None) -> dict:
+def figure_inputs(
+    experiment: Experiment, records: Sequence[RunRecord], saturation: Sequence[RunRecord] | None = None
+) -> dict:
     """What each data figure is drawn from, as the keyword arguments of its drawing function; a figure the data
     do not allow is absent. Every group of runs is selected by the runs' own configuration
     (:func:`~.analysis.select`), never by position.
@@ -116,7 +119,7 @@ def figure_inputs(experiment: Experiment, records: Sequence[dict], saturation: S
         inputs["training"] = {
             "panels": [(a.label, {d: select(ok, a, d) for d in depths}) for a in experiment.architectures],
             "depths": depths,
-            "chance": float(np.mean([r["final"]["chance_accuracy"] for r in ok])),
+            "chance": float(np.mean([r.final.chance_accuracy for r in ok])),
         }
     panels = saturation_panels(records if saturation is None else saturation)
     if panels:
@@ -124,9 +127,9 @@ def figure_inputs(experiment: Experiment, records: Sequence[dict], saturation: S
     return inputs
 
 
-def flow_depth(records: Sequence[dict]) -> int:
+def flow_depth(records: Sequence[RunRecord]) -> int:
     """Figure 4's depth: the deepest of the sweep at which a run finished."""
-    return max(r["config"]["depth"] for r in select(records))
+    return max(r.config.depth for r in select(records))
 
 
 # --- 1, 2: the function and its derivative --------------------------------------------------------------------
@@ -245,15 +248,13 @@ def boundary_figure(panels: Sequence[dict], resolution: int = 200):
 # --- 4: gradient flow -----------------------------------------------------------------------------------------
 
 
-def _mean_profile(runs: Sequence[dict], final: bool) -> np.ndarray:
+def _mean_profile(runs: Sequence[RunRecord], final: bool) -> np.ndarray:
     """Per hidden layer, the geometric mean over seeds of the weight-gradient norm."""
-    profiles = [
-        [r["weight_grad_norm"] for r in hidden_rows(run, run["final"]["steps"] if final else 0)] for run in runs
-    ]
+    profiles = [[r.weight_grad_norm for r in run.hidden_rows(run.final.steps if final else 0)] for run in runs]
     return np.array([geometric_mean(col) for col in zip(*profiles, strict=True)])
 
 
-def gradient_flow_figure(lines: Sequence[tuple[str, Sequence[dict]]], depth: int):
+def gradient_flow_figure(lines: Sequence[tuple[str, Sequence[RunRecord]]], depth: int):
     """Weight-gradient norm per layer (log scale) at initialisation and after training, one line per
     architecture: ``lines`` holds ``(label, runs)``, the runs of that architecture at ``depth`` hidden layers (a
     line without runs is left out, keeping its style for the others); the slope 4^(−L) of σ' ≤ 1/4 drawn from the
@@ -304,7 +305,7 @@ def _layer_ticks(depth: int) -> list[int]:
 # --- 5: saturation --------------------------------------------------------------------------------------------
 
 
-def saturation_figure(panels: Sequence[tuple[str, Sequence[dict]]]):
+def saturation_figure(panels: Sequence[tuple[str, Sequence[RunRecord]]]):
     """Glorot & Bengio's Figure 2, one panel per ``(label, runs)`` (the runs of one architecture at one depth,
     :func:`~.analysis.saturation_panels`): each hidden layer's mean activation over training (line) and its
     2nd–98th percentile band, seeds averaged; the saturating band (slope below half its maximum) shaded.
@@ -334,7 +335,7 @@ def saturation_figure(panels: Sequence[tuple[str, Sequence[dict]]]):
                 for edge_line in (p02, p98):
                     ax.plot(steps, edge_line, color=colour, ls=dash, lw=0.7)
                 ax.plot(steps, t["act_mean"][:, layer], color=colour, ls=dash, lw=2.0, label=f"layer {layer + 1}")
-            accuracy = np.mean([r["final"]["test_accuracy"] for r in runs])
+            accuracy = np.mean([r.final.test_accuracy for r in runs])
             ax.set(
                 xlim=(0, t["steps"][-1]),
                 ylim=(low, 1),
@@ -373,7 +374,7 @@ def saturation_figure(panels: Sequence[tuple[str, Sequence[dict]]]):
 # --- 6: training ----------------------------------------------------------------------------------------------
 
 
-def training_figure(panels: Sequence[tuple[str, dict[int, Sequence[dict]]]], depths: Sequence[int], chance: float):
+def training_figure(panels: Sequence[tuple[str, dict[int, Sequence[RunRecord]]]], depths: Sequence[int], chance: float):
     """One architecture per ``(label, {depth: runs})``. Top: test accuracy over epochs for every depth, one panel
     per architecture (the run with the smallest seed). Bottom: final test accuracy against depth per architecture
     (mean over seeds, bars from min to max)."""
@@ -392,8 +393,8 @@ def training_figure(panels: Sequence[tuple[str, dict[int, Sequence[dict]]]], dep
             for colour, depth in zip(colours, depths, strict=True):
                 runs = by_depth.get(depth)
                 if runs:
-                    c = min(runs, key=lambda r: r["config"]["seed"])["curves"]
-                    ax.plot(c["epoch"], c["test_accuracy"], color=colour, lw=1.6, label=f"{depth}")
+                    c = min(runs, key=lambda r: r.config.seed).curves
+                    ax.plot(c.epoch, c.test_accuracy, color=colour, lw=1.6, label=f"{depth}")
             ax.axhline(chance, color="0.4", lw=0.8, ls=":")
             ax.set_title(label, fontsize=9.5)
             ax.set_xlabel("epoch")
@@ -405,7 +406,7 @@ def training_figure(panels: Sequence[tuple[str, dict[int, Sequence[dict]]]], dep
         for i, (label, by_depth) in enumerate(panels):
             xs, mean, lo, hi = [], [], [], []
             for depth in depths:
-                acc = [r["final"]["test_accuracy"] for r in by_depth.get(depth, ())]
+                acc = [r.final.test_accuracy for r in by_depth.get(depth, ())]
                 if acc:
                     xs.append(depth)
                     mean.append(np.mean(acc))

@@ -24,8 +24,8 @@ import numpy as np
 
 from .. import _jsonio, nn
 from .grid import RunConfig
+from .records import SCHEMA_VERSION, RunRecord
 
-RECORD_FORMAT = 2  # bumped when the layout of a run record changes, so that old files are re-run
 PERCENTILES = (2, 98)
 
 
@@ -73,12 +73,12 @@ def checkpoint_steps(total_steps: int, count: int) -> list[int]:
     return [0, *steps.tolist()]
 
 
-def run_one(config: RunConfig) -> dict:
+def run_one(config: RunConfig) -> RunRecord:
     """Train one network and return its record; an exception is caught and recorded as a failed run."""
     from threadpoolctl import threadpool_limits
 
     started = time.perf_counter()
-    record = {"format": RECORD_FORMAT, "run_id": config.run_id, "config": config.to_dict(), "host": platform.node()}
+    record = {"format": SCHEMA_VERSION, "run_id": config.run_id, "config": config.to_dict(), "host": platform.node()}
     try:
         # Many small runs in parallel: one BLAS thread each, or the threads fight over the cores. Overflow on
         # the way to a divergence is an outcome (nn.DivergenceError), not something to warn about.
@@ -90,7 +90,7 @@ def run_one(config: RunConfig) -> dict:
     record["seconds"] = time.perf_counter() - started
     # NaN (a field the engine did not record, e.g. the output layer's activation) becomes None, in memory too:
     # the analysis reads a missing value as None.
-    return _jsonio.jsonable(record)
+    return RunRecord.from_json(_jsonio.jsonable(record))
 
 
 def _train(config: RunConfig) -> dict:

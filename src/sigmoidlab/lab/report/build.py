@@ -16,6 +16,7 @@ from ..analysis import analyse
 from ..execute import run_experiment
 from ..grid import Experiment
 from ..layout import FIGURES, check_output
+from ..records import RunRecord
 from .render import to_html, to_markdown
 from .sections import ReportInputs, document
 
@@ -63,27 +64,27 @@ def boundary_panels(seed: int = 0, n_samples: int = 400, test_fraction: float = 
     return panels
 
 
-def tidy_tables(experiments: dict[str, list[dict]]) -> dict[str, list[dict]]:
+def tidy_tables(experiments: dict[str, list[RunRecord]]) -> dict[str, list[dict]]:
     """One row per run × layer × step (``layers``), per run × epoch (``curves``), per run (``runs``), from the
     records of each experiment (keyed by the experiment's name)."""
     layers, curves, runs = [], [], []
     for name, r in ((name, r) for name, records in experiments.items() for r in records):
-        c = r["config"]
+        c, a = r.config, r.config.architecture
         key = {
             "experiment": name,
-            "run_id": r["run_id"],
-            "activation": c["architecture"]["activation"],
-            "batchnorm": c["architecture"]["batchnorm"],
-            "init": c["architecture"]["init"],
-            "depth": c["depth"],
-            "seed": c["seed"],
+            "run_id": r.run_id,
+            "activation": a.activation,
+            "batchnorm": a.batchnorm,
+            "init": a.init,
+            "depth": c.depth,
+            "seed": c.seed,
         }
-        final = r.get("final") or {}
-        runs.append({**key, "status": r["status"], "error": r.get("error"), "seconds": r.get("seconds"), **final})
-        if r["status"] != "ok":
+        final = r.final.to_json() if r.final is not None else {}
+        runs.append({**key, "status": r.status, "error": r.error, "seconds": r.seconds, **final})
+        if not r.ok:
             continue
-        layers.extend({**key, **row} for row in r["layers"])
-        cv = r["curves"]
+        layers.extend({**key, **row.to_json()} for row in r.layers)
+        cv = r.curves.to_json()
         curves.extend({**key, **{k: cv[k][i] for k in cv}} for i in range(len(cv["epoch"])))
     return {"layers": layers, "curves": curves, "runs": runs}
 
@@ -127,10 +128,10 @@ def write_tables(out: Path, tables: dict[str, list[dict]]) -> list[Path]:
 
 def make_figures(
     experiment: Experiment,
-    records: list[dict],
+    records: list[RunRecord],
     panels: list[dict] | None,
     out: Path,
-    saturation: list[dict] | None = None,
+    saturation: list[RunRecord] | None = None,
     dpi: int = figs.DPI,
     boundary_resolution: int = 200,
 ) -> dict[str, Path]:
@@ -158,11 +159,11 @@ def make_figures(
 
 def build_report(
     experiment: Experiment,
-    records: list[dict],
+    records: list[RunRecord],
     out: str | os.PathLike,
     *,
     panels: list[dict] | None = None,
-    saturation: tuple[Experiment, list[dict]] | None = None,
+    saturation: tuple[Experiment, list[RunRecord]] | None = None,
     elapsed: float | None = None,
     dpi: int = figs.DPI,
     boundary_resolution: int = 200,

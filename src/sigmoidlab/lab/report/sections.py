@@ -20,6 +20,7 @@ from ... import functions as F
 from ...derive import derivations
 from .. import figures as figs
 from ..grid import Experiment
+from ..records import RunRecord
 from .blocks import Block, Code, Derivations, Figure, Heading, Paragraph, Table, Verdict, VerdictKind
 
 TITLE = "The logistic sigmoid and the vanishing gradient, measured"
@@ -41,7 +42,7 @@ class ReportInputs:
     experiment, the figures drawn (key → PNG path) and the wall time."""
 
     experiment: Experiment
-    records: list[dict]
+    records: list[RunRecord]
     analysis: dict
     panels: list[dict] | None
     figures: dict[str, Path]
@@ -74,7 +75,7 @@ def _series(values) -> str:
 
 
 def introduction(inputs: ReportInputs) -> list[Block]:
-    ok = sum(r["status"] == "ok" for r in inputs.records)
+    ok = sum(r.ok for r in inputs.records)
     failed = len(inputs.records) - ok
     return [
         Heading(TITLE, level=1),
