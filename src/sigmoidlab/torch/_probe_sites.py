@@ -108,7 +108,7 @@ class SiteStats:
     band: Any = 0
     flush: Any = 0
     flush_checked: int = 0
-    alive: torch.Tensor | None = None
+    alive: torch.Tensor | None = None  # ReLU family: per unit, the max of z over the other axes (alive: > 0)
     calls: int = 0
     extra: dict = field(default_factory=dict)
 
@@ -117,7 +117,8 @@ def measure(stats: SiteStats, x: torch.Tensor, y: torch.Tensor | None, threshold
     """Add one call (pre-activation x, output y or None for in-place calls) to ``stats``; no host sync."""
     stats.calls += 1
     if stats.kind in RELU_FAMILY:
-        _measure_relu(stats, x.detach(), limit)
+        relu_out = y.detach() if stats.kind == "relu" and y is not None and y.shape == x.shape else None
+        _measure_relu(stats, x.detach(), limit, relu_out)
         return
     with torch.no_grad(), torch.autocast(x.device.type, enabled=False):
         flat = x.detach().reshape(-1)[:limit]
@@ -139,17 +140,24 @@ def _add(total: Any, count: torch.Tensor) -> Any:
     return count if isinstance(total, int) and total == 0 else total + count
 
 
-def _measure_relu(stats: SiteStats, x: torch.Tensor, limit: int) -> None:
+def _measure_relu(stats: SiteStats, x: torch.Tensor, limit: int, out: torch.Tensor | None = None) -> None:
     """Band (z ≤ 0) and alive units with float reductions, which on CPU cost a fraction of a bool comparison
-    and its count: positives = Σ sign(max(z, 0)), alive = max over the other axes > 0. (A NaN pre-activation
-    counts as in the band, and makes its unit not alive in that sample.) No autocast or no_grad guard is needed:
-    reductions of a detached tensor record nothing."""
-    flat = x.reshape(-1)[:limit]
-    stats.pairs += flat.numel()
-    stats.band = _add(stats.band, flat.numel() - flat.clamp(min=0).sign().nansum())
+    and its count: positives = Σ sign(max(z, 0)), alive = max over the other axes > 0, kept as that max (the
+    probe compares all sites' maxima to 0 at once; ``fmax`` accumulates it as an OR, NaN-safe). ``out`` is
+    relu(z) when the call returned it: max(z, 0) for free. (A NaN pre-activation counts as in the band, and makes
+    its unit not alive in that sample.) No autocast or no_grad guard is needed: reductions of a detached tensor
+    record nothing."""
+    pairs = min(x.numel(), limit)
+    stats.pairs += pairs
+    if pairs == x.numel():  # the whole tensor: no flattening views (each is an op)
+        positive = out if out is not None else x.clamp(min=0)
+    else:
+        positive = (out if out is not None else x).reshape(-1)[:limit].clamp(min=0)
+    stats.band = _add(stats.band, pairs - positive.sign().nansum())
     axis = unit_axis(x)
-    alive = x.amax(dim=tuple(d for d in range(x.dim()) if d != axis)) > 0
-    stats.alive = alive if stats.alive is None or stats.alive.shape != alive.shape else stats.alive | alive
+    top = (out if out is not None else x).amax(dim=tuple(d for d in range(x.dim()) if d != axis))
+    same = stats.alive is not None and stats.alive.shape == top.shape
+    stats.alive = torch.fmax(stats.alive, top) if same else top
 
 
 class SiteMode(TorchFunctionMode):
@@ -162,6 +170,8 @@ class SiteMode(TorchFunctionMode):
     def __torch_function__(self, func: Any, types: Any, args: tuple = (), kwargs: dict | None = None) -> Any:
         kwargs = kwargs or {}
         entry = FUNCTIONS.get(func)
+        if entry is None:  # most calls (linear, add, ...): straight through
+            return func(*args, **kwargs)
         x = args[0] if args else kwargs.get("input")
         if entry is None or not isinstance(x, torch.Tensor) or not x.is_floating_point():
             return func(*args, **kwargs)

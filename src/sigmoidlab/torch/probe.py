@@ -16,8 +16,9 @@ over the last ``window`` samples) and the rounding-flush count. What the finding
 :mod:`.probe_report`.
 
 **Cost.** Between samples: a step counter in each optimiser hook and one flag test in two forward hooks on the
-model. At a sample: ``torch._foreach_norm`` over the gradients and weights, a copy of the weights for ΔW, the
-site statistics as device tensors, and one host read (``.tolist()``) of everything once the step is done.
+model. At a sample: ``torch._foreach_norm`` over the gradients and weights, a copy of the weights for ΔW (into
+buffers kept between samples), the site statistics as device tensors, and one host read (``.tolist()``) of
+everything once the step is done.
 
 **Compatibility.** ``torch.autocast`` + ``GradScaler``: gradients are read after unscaling (when the scaler has
 not unscaled them, e.g. ``optimizer.step()`` called directly, pass ``scaler=`` and they are divided by its scale).
@@ -155,6 +156,9 @@ class GradientProbe:
         self._site_info: dict[str, dict] = {}
         self._site_stats: dict[str, sites.SiteStats] = {}
         self._alive: dict[str, collections.deque] = {}
+        self._windows: collections.deque = collections.deque(maxlen=window)  # (layout, alive counts)
+        self._unit_sites: dict = {}
+        self._copies: list[torch.Tensor] = []  # the weight copies for ΔW, reused between samples
         self._samples: list[dict] = []
         self._call_order: dict[str, int] = {}
         self._stack: list[list] = []
@@ -222,8 +226,20 @@ class GradientProbe:
                 "present": present,
                 "grad": grads,
                 "weight": torch._foreach_norm(weights),
-                "before": torch._foreach_mul(weights, 1),  # a copy, for ΔW
+                "before": self._copy_weights(weights),  # for ΔW
             }
+
+    def _copy_weights(self, weights: list[torch.Tensor]) -> list[torch.Tensor]:
+        """A copy of the weights, into buffers kept between samples: a fresh large CPU allocation is a new
+        mapping whose first touch page-faults, which costs more than the copy itself."""
+        kept = self._copies
+        if len(kept) != len(weights) or any(
+            k.shape != w.shape or k.dtype != w.dtype or k.device != w.device for k, w in zip(kept, weights, strict=True)
+        ):
+            self._copies = [w.clone() for w in weights]
+            return self._copies
+        torch._foreach_copy_(kept, weights)
+        return kept
 
     def after_step(self) -> None:
         """Call after the update: finishes a sample (one host read) and counts the step."""
@@ -249,8 +265,9 @@ class GradientProbe:
         if present:
             with torch.no_grad():
                 now = [self._params[i].detach() for i in present]
-                updates = torch._foreach_norm(torch._foreach_sub(now, pending["before"]))
-                host = [_stack_wide([*pending["grad"], *pending["weight"], *updates])]
+                before = pending["before"]
+                torch._foreach_sub_(before, now)  # ΔW (negated: same norm) in place on the copy
+                host = [_stack_wide([*pending["grad"], *pending["weight"], *torch._foreach_norm(before)])]
         names, site_vector = self._site_vector()
         device = host[0].device if host else (site_vector.device if site_vector is not None else None)
         parts = host + ([site_vector.to(device)] if site_vector is not None else [])
@@ -289,7 +306,7 @@ class GradientProbe:
             mm.register_module_forward_pre_hook(self._enter_module),
             mm.register_module_forward_hook(self._leave_module, always_call=True),
         ]
-        self._stack = [[self._module_names[id(self._inner)], collections.Counter()]]
+        self._stack = [[self._module_names[id(self._inner)], {}]]
         self._mode.__enter__()
 
     def end_forward(self) -> None:
@@ -313,7 +330,7 @@ class GradientProbe:
     def _enter_module(self, module: torch.nn.Module, args: Any) -> None:
         name = self._module_names.get(id(module), "?")
         self._call_order.setdefault(name, len(self._call_order))
-        self._stack.append([name, collections.Counter()])
+        self._stack.append([name, {}])
 
     def _leave_module(self, module: torch.nn.Module, args: Any, output: Any) -> None:
         if len(self._stack) > 1:
@@ -323,8 +340,8 @@ class GradientProbe:
         if not self._stack:
             return
         module, counter = self._stack[-1]
-        counter[kind] += 1
-        key = f"{module}/{kind}" + (f"#{counter[kind]}" if counter[kind] > 1 else "")
+        rank = counter[kind] = counter.get(kind, 0) + 1
+        key = f"{module}/{kind}" + (f"#{rank}" if rank > 1 else "")
         if key not in self._site_info:
             self._site_info[key] = {"name": key, "module": module, "kind": kind, "dtype": str(x.dtype).split(".")[-1]}
         stats = self._site_stats.setdefault(key, sites.SiteStats(kind, self._site_info[key]["dtype"]))
@@ -353,7 +370,7 @@ class GradientProbe:
         parts = [_stack_wide(dev).to(device)] if dev else []
         parts.append(torch.tensor(host, dtype=wide, device=device))
         if alive:
-            parts.append(torch.cat([a.to(device) for a in alive]).to(wide))
+            parts.append((torch.cat([a.to(device) for a in alive]) > 0).to(wide))  # a unit is alive: its max z > 0
         vector = torch.cat(parts)
         if torch.distributed.is_available() and torch.distributed.is_initialized():
             torch.distributed.all_reduce(vector)
@@ -365,16 +382,43 @@ class GradientProbe:
 
     def _with_dead(self, names: list, vector: torch.Tensor) -> torch.Tensor:
         """Append, per site with units, the fraction of units never positive over the last ``window`` samples:
-        1 − mean(min(max over the window of the alive counts, 1)) (counts: summed over ranks)."""
-        dead, offset = [], 4 * len(names)
-        for key, units, _ in names:
-            if units:
-                window = self._alive.setdefault(key, collections.deque(maxlen=self.window))
-                window.append(vector[offset : offset + units])
-                union = torch.stack([w for w in window if w.shape == window[-1].shape]).amax(dim=0)
-                dead.append(1 - union.clamp(max=1).mean())
-            offset += units
-        return torch.cat([vector, torch.stack(dead)]) if dead else vector
+        1 − mean(min(max over the window of the alive counts, 1)) (counts: summed over ranks). When the last
+        samples all had the same sites (the usual case) this is one max over the window for all units and one
+        index_add for the per-site sums; else site by site."""
+        offset, layout = 4 * len(names), tuple((key, units) for key, units, _ in names if units)
+        if not layout:
+            return vector
+        segment = vector[offset : offset + sum(units for _, units in layout)]
+        self._windows.append((layout, segment))
+        position = offset
+        for key, units in layout:
+            window = self._alive.setdefault(key, collections.deque(maxlen=self.window))
+            window.append(vector[position : position + units])
+            position += units
+        history = len(self._windows)
+        if all(lay == layout for lay, _ in self._windows) and all(len(self._alive[k]) == history for k, _ in layout):
+            union = segment if history == 1 else torch.stack([seg for _, seg in self._windows]).amax(dim=0)
+            site, scale = self._site_of_unit(layout, segment)
+            sums = torch.zeros_like(scale).index_add_(0, site, union.clamp(max=1))
+            return torch.cat([vector, torch.addcmul(torch.ones_like(scale), sums, scale)])
+        return self._with_dead_per_site(layout, vector)
+
+    def _site_of_unit(self, layout: tuple, like: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """(s, −1/units) per unit u of site s, cached: index_add by s and 1 + sums·(−1/units) are the dead fractions."""
+        key = (layout, like.dtype, like.device)
+        if self._unit_sites.get("key") != key:
+            units = torch.tensor([u for _, u in layout], device=like.device)
+            site = torch.repeat_interleave(torch.arange(len(layout), device=like.device), units)
+            self._unit_sites = {"key": key, "value": (site, -1 / units.to(like.dtype))}
+        return self._unit_sites["value"]
+
+    def _with_dead_per_site(self, layout: tuple, vector: torch.Tensor) -> torch.Tensor:
+        dead = []
+        for key, _ in layout:
+            window = self._alive[key]
+            union = torch.stack([w for w in window if w.shape == window[-1].shape]).amax(dim=0)
+            dead.append(1 - union.clamp(max=1).mean())
+        return torch.cat([vector, torch.stack(dead)])
 
     def _unpack_sites(self, names: list, values: list[float]) -> dict:
         out = {}
