@@ -375,3 +375,29 @@ def test_json_writer_is_atomic(tmp_path):
     assert json.loads(path.read_text()) == {"loss": [0.5, None]}  # the old file, untouched
     assert [p.name for p in tmp_path.iterdir()] == ["run.json"]  # no temporary file left behind
     assert _jsonio.finite(1 / 3, digits=4) == 0.3333 and _jsonio.array([0.12345, np.nan], decimals=2) == [0.12, None]
+
+
+def test_the_base_classes_refuse_a_subclass_that_leaves_out_part_of_the_contract():
+    class NoBackward(nn.Layer):
+        def forward(self, x):
+            return x
+
+    class NoVanishing(nn.Activation):
+        def forward(self, x):
+            return x
+
+        def backward(self, g, input_grad=True):
+            return g
+
+        def derivative(self, z):
+            return np.ones_like(z)
+
+        def derivative_from_output(self, y):
+            return np.ones_like(y)
+
+    class NoForward(nn.Loss):
+        pass
+
+    for cls, missing in ((NoBackward, "backward"), (NoVanishing, "vanishing"), (NoForward, "forward")):
+        with pytest.raises(TypeError, match=missing):
+            cls()

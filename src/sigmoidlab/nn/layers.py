@@ -10,6 +10,7 @@ playground need: the derivative and the vanishing region.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -19,19 +20,19 @@ from . import init as _init
 from .parameter import Parameter
 
 
-class Layer:
-    """Base class: no parameters, training mode on. Subclasses define ``forward`` and ``backward``."""
+class Layer(ABC):
+    """Base class: no parameters, training mode on. Subclasses must define ``forward`` and ``backward``."""
 
     training: bool = True
     kind: str = ""  # the activation name for activation layers ("sigmoid", ...), "" otherwise
 
+    @abstractmethod
     def forward(self, x: np.ndarray) -> np.ndarray:
         """The layer's output for a batch ``x``; saves what :meth:`backward` needs."""
-        raise NotImplementedError(f"{type(self).__name__} defines no forward")
 
+    @abstractmethod
     def backward(self, g: np.ndarray, input_grad: bool = True) -> np.ndarray | None:
         """Fill the parameters' ``grad`` from g = ∂L/∂output; return ∂L/∂input (None if not ``input_grad``)."""
-        raise NotImplementedError(f"{type(self).__name__} defines no backward")
 
     def parameters(self) -> list[Parameter]:
         return []
@@ -108,17 +109,17 @@ class Activation(Layer):
     max_slope: ClassVar[float] = 1.0
     saturating: ClassVar[bool] = False
 
+    @abstractmethod
     def derivative(self, z: np.ndarray) -> np.ndarray:
         """f′(z), computed from the pre-activation z (the stable form, for plots and the playground)."""
-        raise NotImplementedError
 
+    @abstractmethod
     def derivative_from_output(self, y: np.ndarray) -> np.ndarray:
         """f′ from the output y = f(z), as the backward pass computes it."""
-        raise NotImplementedError
 
+    @abstractmethod
     def vanishing(self, z: np.ndarray, y: np.ndarray, threshold: float) -> np.ndarray:
         """Boolean mask of the pairs whose gradient is vanishing (σ′ < ``threshold`` and its equivalents)."""
-        raise NotImplementedError
 
     def saturation(self, z: np.ndarray, y: np.ndarray, threshold: float) -> float:
         """Fraction of unit·sample pairs in the vanishing region (:meth:`vanishing`)."""

@@ -12,6 +12,7 @@ and keeps ∂L/∂logits, which ``backward()`` returns.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
 import numpy as np
@@ -28,7 +29,7 @@ def _targets(logits: np.ndarray, y: Any, who: str) -> np.ndarray:
     return y.reshape(logits.shape)
 
 
-class Loss:
+class Loss(ABC):
     r"""Base class of the losses: L(z, t) averaged over every element, on logits z (the model's raw output).
 
     ``forward(logits, y)`` returns L as a Python float and keeps ∂L/∂logits (same shape and dtype as the
@@ -40,9 +41,9 @@ class Loss:
     name: ClassVar[str] = ""
     _grad: np.ndarray | None = None
 
+    @abstractmethod
     def forward(self, logits: np.ndarray, y: Any) -> float:
         """The mean loss of ``logits`` (n, 1) against targets ``y`` (n,) or (n, 1); keeps ∂L/∂logits."""
-        raise NotImplementedError(f"{type(self).__name__} defines no forward")
 
     def backward(self) -> np.ndarray:
         """∂L/∂logits from the last :meth:`forward` (the array itself: backward passes may scale it in place)."""
