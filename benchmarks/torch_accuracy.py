@@ -39,8 +39,9 @@ import torch
 from mpmath import mp
 
 import sigmoidlab.torch as st
-from accuracy import MAX_PREC, all_values, flushed_to_zero, round_mpf, ulp_error
+from accuracy import all_values, flushed_to_zero, ulp_error
 from sigmoidlab._atomic import write_text
+from sigmoidlab._testing.accuracy import round_proven
 
 FUNCTIONS = ("sigmoid", "tanh", "log_sigmoid", "silu")
 ORDERS = (0, 1, 2)
@@ -139,15 +140,13 @@ def correctly_rounded(
     precision while the value lies too close to a midpoint: Ziv's strategy)."""
     inputs = _as_floats(xs)
     exact = reference(name, order, inputs, prec) if exact is None else exact
-    out = np.empty(len(inputs))
-    for i, v in enumerate(exact):
-        bits = prec
-        out[i], safe = round_mpf(v, dtype, bits)
-        while not safe:
-            bits *= 2
-            if bits > MAX_PREC:
-                raise ArithmeticError(f"{name}^({order})({inputs[i]!r}) is within 2^-{MAX_PREC} of a midpoint")
-            out[i], safe = round_mpf(reference(name, order, [inputs[i]], bits)[0], dtype, bits)
+    out = round_proven(
+        exact,
+        lambda i, bits: reference(name, order, [inputs[i]], bits)[0],
+        dtype,
+        prec,
+        lambda i: f"{name}^({order})({inputs[i]!r})",
+    )
     return out.astype(dtype)
 
 

@@ -192,6 +192,24 @@ def round_mpf(v: mpmath.mpf, dtype: Any, accuracy_bits: int | None = None) -> tu
     return (-result if sign else result), safe
 
 
+def round_proven(
+    exact: Sequence[Any], recompute: Callable[[int, int], Any], dtype: Any, accuracy: int | None, label: Callable
+) -> np.ndarray:
+    """Each exact value rounded to ``dtype``, the rounding proven (Ziv's strategy): a value known to ``accuracy``
+    bits that lies too close to a midpoint is recomputed by ``recompute(i, bits)`` with the precision doubled until
+    the rounding is certain (``accuracy=None``: the values are exact). Returns float64 holding ``dtype`` values."""
+    out = np.empty(len(exact))
+    for i, v in enumerate(exact):
+        bits = accuracy
+        out[i], safe = round_mpf(v, dtype, bits)
+        while not safe:
+            bits *= 2
+            if bits > MAX_PREC:
+                raise ArithmeticError(f"{label(i)} is within 2^-{MAX_PREC} of a {dtype} midpoint")
+            out[i], safe = round_mpf(recompute(i, bits), dtype, bits)
+    return out
+
+
 def correctly_rounded(
     func_name: str, xs: Any, dtype: Any, prec: int = 100, exact: Sequence[mpmath.mpf] | None = None
 ) -> np.ndarray:
@@ -204,15 +222,13 @@ def correctly_rounded(
     inputs = _as_list(xs)
     exact = reference_values(func_name, inputs, prec) if exact is None else exact
     accuracy = None if func_name in _EXACT else prec  # an exact value needs no margin to its midpoint
-    out = np.empty(len(inputs))
-    for i, v in enumerate(exact):
-        bits = accuracy
-        out[i], safe = round_mpf(v, dtype, bits)
-        while not safe:
-            bits *= 2
-            if bits > MAX_PREC:
-                raise ArithmeticError(f"{func_name}({inputs[i]!r}) is within 2^-{MAX_PREC} of a {dtype} midpoint")
-            out[i], safe = round_mpf(reference_values(func_name, [inputs[i]], bits)[0], dtype, bits)
+    out = round_proven(
+        exact,
+        lambda i, bits: reference_values(func_name, [inputs[i]], bits)[0],
+        dtype,
+        accuracy,
+        lambda i: f"{func_name}({inputs[i]!r})",
+    )
     return out.astype(dtype).reshape(np.shape(xs) if isinstance(xs, np.ndarray) else -1)
 
 
