@@ -13,14 +13,16 @@ of those formulas. ``torch.func`` (``vmap``, ``grad``, ``jvp``) and ``torch.comp
 
 Speed: float16/bfloat16 look f'(x) up in a table of all 65,536 correctly rounded values; float32/float64 evaluate
 the formulas, a dozen float64 elementwise ops. From 2^20 elements the backward runs as one kernel compiled by
-``torch.compile`` (see :func:`set_fused`); inside a model that is itself compiled, the formulas are fused
-with the rest of its graph.
+``torch.compile`` (see :func:`set_fused`): the float64 formulas for float32, and for bfloat16 the formulas in
+float32 where that kernel was found equal to the table on every input (checked at first use, per device; else
+the table); inside a model that is itself compiled, the formulas are fused with the rest of its graph.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import types
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -46,10 +48,15 @@ _tables: dict[tuple[str, torch.dtype, torch.device], torch.Tensor] = {}
 _tables_lock = threading.Lock()
 
 
+def _all_values(dtype: torch.dtype, device: torch.device) -> torch.Tensor:
+    """Every 16-bit pattern as a value of ``dtype``: entry p is the value whose bits are p."""
+    bits = torch.arange(1 << 16, dtype=torch.int32, device=device)
+    return torch.where(bits >= 1 << 15, bits - (1 << 16), bits).to(torch.int16).view(dtype)  # exact: in range
+
+
 def _build_table(name: str, dtype: torch.dtype, device: torch.device) -> torch.Tensor:
     """f'(v) correctly rounded to ``dtype`` for every 16-bit pattern v: entry p holds the value whose bits are p."""
-    bits = torch.arange(1 << 16, dtype=torch.int32, device=device)
-    values = torch.where(bits >= 1 << 15, bits - (1 << 16), bits).to(torch.int16).view(dtype)  # exact: in range
+    values = _all_values(dtype, device)
     wide = _formulas.compute_dtype(values)
     return _formulas.round_once(_formulas.DERIVATIVES[name][0](values.to(wide), False), dtype)
 
@@ -115,27 +122,79 @@ def set_fused(mode: bool | str = True) -> bool | str:
     return previous
 
 
-def _fused(name: str) -> Callable[..., torch.Tensor]:
+def _half_arithmetic(name: str, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """g·f'(x) for float16/bfloat16 with f'(x) from the formula in float32, rounded once to x's dtype.
+
+    Used fused only, and only where :func:`_verified_arithmetic` found it equal to the table on all 65,536
+    inputs (float32 carries 16 bits more than bfloat16: the rounding lands on the correctly rounded value unless
+    f'(x) lies within a few float32 ULP of a midpoint, which the check rules out input by input). A few vector
+    operations instead of a gather, which the compiler emits one element at a time.
+    """
+    wide = _formulas.DERIVATIVES[name][0](x.to(torch.float32), False)
+    return g.to(x.dtype) * wide.to(x.dtype)
+
+
+#: Compiler options of the fused kernels. The table index is masked to [0, 65536): no bounds check needed.
+#: ``emulate_precision_casts``: keep the rounding of f'(x) to the input dtype before the product, as eager does.
+_OPTIONS = {"assert_indirect_indexing": False, "emulate_precision_casts": True}
+
+
+def _fused(
+    name: str, body: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor] = _times_first
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+    """``body`` compiled as one kernel, on flat tensors: one compile per dtype, not per shape."""
+    key = f"{name}:{body.__name__}"
     with _fused_lock:
-        if name not in _fused_kernels:  # flat tensors: one compiled kernel per dtype, whatever the shape
-            # The table index is masked to [0, 65536): no bounds check needed in the kernel.
-            options = {"assert_indirect_indexing": False}
+        if key not in _fused_kernels:
 
             def kernel(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-                return _times_first(name, g, x)
+                return body(name, g, x)
 
-            compiled = torch.compile(kernel, dynamic=True, fullgraph=True, options=options)
-            _fused_kernels[name] = lambda g, x: compiled(g.reshape(-1), x.reshape(-1)).view(x.shape)
-        return _fused_kernels[name]
+            # A code object of its own per kernel: Dynamo caches compiled code per code object, up to 8 entries
+            # (recompile_limit), which one shared `kernel` would pass with 4 functions × 2 bodies × 4 dtypes.
+            code = kernel.__code__.replace(co_name=f"sigmoidlab_{name}_{body.__name__}")
+            kernel = types.FunctionType(code, kernel.__globals__, code.co_name, None, kernel.__closure__)
+            compiled = torch.compile(kernel, dynamic=True, fullgraph=True, options=_OPTIONS)
+
+            def run(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+                # 1-d tensors go in as they are: passed as views of themselves (reshape) the same kernel ran at
+                # ~60% of its speed at 10^7 elements (torch 2.13, CPU, in repeated runs).
+                if x.dim() == 1 and g.dim() == 1:
+                    return compiled(g, x)
+                return compiled(g.reshape(-1), x.reshape(-1)).view(x.shape)
+
+            _fused_kernels[key] = run
+        return _fused_kernels[key]
+
+
+_verified: dict[tuple[str, torch.dtype, torch.device], bool] = {}
+
+
+def _verified_arithmetic(name: str, dtype: torch.dtype, device: torch.device) -> bool:
+    """Whether the fused :func:`_half_arithmetic` equals the table on every input of ``dtype`` on ``device``.
+
+    Checked once per (function, dtype, device) through the very kernel that will run (its exp is the compiler's,
+    which may differ from eager torch's). On the x86-64 CPU bfloat16 σ, tanh and log σ pass; SiLU (one input)
+    and float16 (6-12 inputs each) do not, and keep the table.
+    """
+    key = (name, dtype, device)
+    if key not in _verified:
+        table = _table(name, dtype, device)
+        values = _all_values(dtype, device)
+        got = _fused(name, _half_arithmetic)(torch.ones_like(values), values)
+        _verified[key] = bool(((got == table) | (got.isnan() & table.isnan())).all())
+    return _verified[key]
 
 
 def _first(name: str, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     fuse = _fused_mode is True or (_fused_mode == "auto" and x.numel() >= FUSE_FROM)
     if not fuse or torch.compiler.is_compiling():  # a compiled caller fuses the formulas itself
         return _times_first(name, g, x)
-    if x.dtype in _HALF:
-        _table(name, x.dtype, x.device)  # built eagerly, so that the compiled kernel reads it
     try:
+        if x.dtype in _HALF and _verified_arithmetic(name, x.dtype, x.device):
+            return _fused(name, _half_arithmetic)(g, x)
+        if x.dtype in _HALF:
+            _table(name, x.dtype, x.device)  # built eagerly, so that the compiled kernel reads it
         return _fused(name)(g, x)
     except Exception as exc:  # whatever the compiler raised: the same formulas, eagerly, from now on
         warnings.warn(
