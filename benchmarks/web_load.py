@@ -1,12 +1,13 @@
 """Load check for ``sigmoidlab serve``: 8 sessions training at once (a bounded run, not a test).
 
 Starts the server in a subprocess, creates 8 sessions (moons, 2 hidden layers of 16 sigmoid units, Adam, speed
-10 = as fast as the frame budget allows), plays them all and reads their Server-Sent Event streams for
-``--seconds``. Reports per session the frames (page updates) and optimiser steps per second and the frame size,
-the latency of a small JSON request made meanwhile (does the event loop stay responsive?), the server's CPU use
-and resident memory over the run (psutil: is it flat?), and checks that a 9th session is refused with 429.
+10 = as fast as the frame budget allows; the network diagram's thumbnails as ``--thumbnails`` says, by default
+the server's default, "activation"), plays them all and reads their Server-Sent Event streams for ``--seconds``.
+Reports per session the frames (page updates) and optimiser steps per second and the frame size, the latency of
+a small JSON request made meanwhile (does the event loop stay responsive?), the server's CPU use and resident
+memory over the run (psutil: is it flat?), and checks that a 9th session is refused with 429.
 
-    python benchmarks/web_load.py --seconds 30 [--json benchmarks/results/web_load.json]
+    python benchmarks/web_load.py --seconds 30 [--thumbnails off] [--json benchmarks/results/web_load.json]
 
 The server runs whatever ``sigmoidlab`` the interpreter imports, so ``PYTHONPATH=/some/other/src`` measures
 another version of the code under the same conditions (a before/after comparison).
@@ -78,7 +79,8 @@ def load(base: str, server: subprocess.Popen, args: argparse.Namespace) -> dict:
                 break
             except httpx.TransportError:
                 time.sleep(0.1)
-        ids = [http.post("/api/sessions", json=CONFIG).json()["id"] for _ in range(args.sessions)]
+        body = {**CONFIG, **({"thumbnails": args.thumbnails} if args.thumbnails else {})}
+        ids = [http.post("/api/sessions", json=body).json()["id"] for _ in range(args.sessions)]
         refused = http.post("/api/sessions", json=CONFIG)
         for sid in ids:
             http.post(f"/api/sessions/{sid}/control", json={"action": "play"})
@@ -115,6 +117,7 @@ def summary(run: dict, args: argparse.Namespace) -> dict:
         "sessions": args.sessions,
         "seconds": args.seconds,
         "config": CONFIG,
+        "thumbnails": args.thumbnails or "the server's default",
         "frames_per_s": {"min": min(fps), "median": statistics.median(fps), "max": max(fps)},
         "steps_per_s": {"min": min(sps), "median": statistics.median(sps), "max": max(sps)},
         "frame_bytes": statistics.median(r["frame_bytes"] for r in run["results"].values()),
@@ -129,6 +132,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=30.0)
     parser.add_argument("--sessions", type=int, default=8)
+    parser.add_argument("--thumbnails", choices=("activation", "derivative", "off"), help="the diagram's units")
     parser.add_argument("--json", help="also write the summary (and the memory samples) to this file")
     args = parser.parse_args()
 
@@ -142,7 +146,8 @@ def main() -> None:
 
     s = summary(run, args)
     fps, sps, lat, rss = s["frames_per_s"], s["steps_per_s"], s["latency_ms"], s["rss_mb"]
-    print(f"{args.sessions} sessions for {args.seconds:g} s on {s['machine']} ({CONFIG['hidden']} sigmoid, moons)")
+    print(f"{args.sessions} sessions for {args.seconds:g} s on {s['machine']} ({CONFIG['hidden']} sigmoid, moons, "
+          f"thumbnails: {s['thumbnails']})")  # fmt: skip
     print(f"updates/s per session: min {fps['min']:.1f}  median {fps['median']:.1f}  max {fps['max']:.1f}")
     print(f"steps/s per session:   min {sps['min']:.0f}  median {sps['median']:.0f}  max {sps['max']:.0f}")
     print(f"frame size: {s['frame_bytes'] / 1024:.1f} KiB (median)")

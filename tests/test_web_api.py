@@ -659,10 +659,11 @@ def test_upload_request_shape(client):
 
 
 @contextmanager
-def running_server(**kwargs):
+def running_server(app=None, **kwargs):
+    """A real server on a free port, in a thread: ``app`` (so a test can look at its sessions) or a new one."""
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
-    server = uvicorn.Server(uvicorn.Config(create_app(**kwargs), log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app or create_app(**kwargs), log_level="warning"))
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     _wait(lambda: server.started)

@@ -1,18 +1,25 @@
 """End to end in headless Chromium: build XOR with one hidden sigmoid layer through the page's controls, train
 it to test accuracy ≥ 0.9, and check the gradient-flow meter, the URL state, that nothing leaves localhost and
-that the console stays clean (a CSP violation would show there). Saves the README's screenshot."""
+that the console stays clean (a CSP violation would show there); the network diagram's thumbnails, their hover
+texts and the derivative view, read back from the canvas's pixels. Saves the README's screenshots."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
 from urllib.parse import urlparse
 
 import httpx
+import numpy as np
 import pytest
+from scipy.special import expit
 
+from sigmoidlab.web import create_app
+from sigmoidlab.web.thumbnails import SIZE
 from test_web_api import running_server
+from test_web_thumbnails import SATURATED, SATURATING_STEPS, reference
 
 expect = pytest.importorskip("playwright.sync_api").expect
 
@@ -92,6 +99,19 @@ def _open(page, base: str | None) -> None:
     expect(page.locator("#status")).to_have_text("paused")
 
 
+def _screenshot(page, name: str) -> None:
+    """The whole page as test-artifacts/NAME, in 256 colours when Pillow is there (a third of the size)."""
+    out = ROOT / "test-artifacts"
+    out.mkdir(exist_ok=True)
+    page.screenshot(path=str(out / name), full_page=True)
+    try:
+        from PIL import Image
+    except ImportError:
+        return
+    with Image.open(out / name) as image:
+        image.convert("RGB").quantize(256).save(out / name, optimize=True)
+
+
 def _grad_norms(page) -> list[float]:
     return [float(t.split(" ")[0]) for t in page.locator("#grad-meter .meter-value").all_inner_texts()]
 
@@ -120,9 +140,8 @@ def test_xor_trains_in_the_browser(page):
         page.click("#play")  # pause
         expect(page.locator("#status")).to_have_text("paused")
 
-        out = ROOT / "test-artifacts"
-        out.mkdir(exist_ok=True)
-        page.screenshot(path=str(out / "playground.png"), full_page=True)
+        expect(page.locator("#network")).to_have_attribute("data-thumbnails", "activation")  # on by default
+        _screenshot(page, "playground.png")
         # docs/playground.png in the README is a copy of this artifact, refreshed by hand so tests leave git clean.
 
         # The URL holds the whole configuration: reloading it rebuilds the same controls.
@@ -216,4 +235,75 @@ def test_regression_regularisation_and_view_options_round_trip(page):
         assert page.input_value("#problem") == "regression" and page.input_value("#dataset") == "reg_gauss"
         assert page.input_value("#regularization") == "l2" and page.input_value("#regularization_rate") == "0.003"
         assert not page.is_checked("#show_test") and page.is_checked("#discretize")
+    assert page.outside == [] and page.errors == []
+
+
+def _thumbnail_pixels(page, layer: int, unit: int) -> np.ndarray:
+    """The colour drawn at the centre of each cell of a unit's thumbnail, (SIZE·SIZE, 3), in the grid's order
+    (row i·SIZE + j: the i-th y from the bottom, the j-th x), read back from the canvas."""
+    script = """([layer, unit, n]) => {
+      const canvas = document.getElementById("network");
+      const [, , x, y, size] = JSON.parse(canvas.dataset.boxes).find((b) => b[0] === layer && b[1] === unit);
+      const ctx = canvas.getContext("2d");
+      const out = [];
+      for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) {
+        const px = Math.floor(x + ((j + 0.5) * size) / n), py = Math.floor(y + ((n - 1 - i + 0.5) * size) / n);
+        out.push(Array.from(ctx.getImageData(px, py, 1, 1).data.slice(0, 3)));
+      }
+      return out;
+    }"""
+    return np.array(page.evaluate(script, [layer, unit, SIZE]))
+
+
+def _red(rgb: np.ndarray) -> np.ndarray:
+    return (rgb[:, 0] > 150) & (rgb[:, 1] < 100) & (rgb[:, 2] < 100)
+
+
+def test_derivative_view_paints_the_vanishing_region_red(page):
+    """Six sigmoid units after 20 steps of SGD at learning rate 3 (large weights): in the derivative view each
+    thumbnail is red where σ'(z) is well below the meter's threshold, and nowhere where it is well above (z from
+    the model's own forward at the grid points); the activation view has no red. Hover texts name the unit and its
+    saturation, and a link's weight. The view round-trips through the URL."""
+    app = create_app()
+    with running_server(app) as base:
+        query = "&".join(f"{k}={','.join(map(str, v)) if isinstance(v, list) else v}" for k, v in SATURATED.items())
+        page.goto(f"{base}/?{query}&thumbnails=derivative")
+        expect(page.locator("body")).to_have_attribute("data-ready", "1")
+        sid = next(iter(app.state.manager.sessions))
+        for _ in range(SATURATING_STEPS):
+            httpx.post(f"{base}/api/sessions/{sid}/control", json={"action": "step"})
+        _shows(page, SATURATING_STEPS)
+        expect(page.locator("#network")).to_have_attribute("data-thumbnails", "derivative")
+        assert page.input_value("#thumbnails") == "derivative"
+        session = app.state.manager.sessions[sid]
+        z, _, _ = reference(session, 0)
+        d, t = expit(z) * (1 - expit(z)), session.config.threshold
+        deep, clear = d < t / 2, d > 2 * t  # well inside the vanishing region, well outside it
+        assert deep.sum() > 100 and clear.sum() > 100
+        for unit in range(6):
+            red = _red(_thumbnail_pixels(page, 0, unit))
+            assert red[deep[:, unit]].all() and not red[clear[:, unit]].any(), f"unit {unit + 1}"
+        _screenshot(page, "playground_derivative.png")
+
+        canvas = page.locator("#network").bounding_box()
+        boxes = json.loads(page.get_attribute("#network", "data-boxes"))
+        _, _, x, y, size = boxes[2]  # layer 1, unit 3
+        page.mouse.move(canvas["x"] + x + size / 2, canvas["y"] + y + size / 2)
+        tip = page.locator("#network-tip")
+        expect(tip).to_contain_text("layer 1, unit 3 (sigmoid): ")
+        saturation = json.loads(session.frame_json)["layers"][0]["unit_saturation"][2]
+        assert f"{saturation * 100:.0f}% of the training set in the vanishing region" in tip.inner_text()
+        # Just right of the first input's node every link leaves it: the nearest is one of input 1's weights.
+        height = float(page.get_attribute("#network", "height"))
+        page.mouse.move(canvas["x"] + 70 + 12, canvas["y"] + 26 + (height - 44) / 8)
+        expect(tip).to_have_text(re.compile(r"^w = -?\d+\.\d{3}, layer 1, unit 1 → unit [1-6]$"))
+        j = int(tip.inner_text()[-1]) - 1
+        assert tip.inner_text().startswith(f"w = {session.model.dense_layers()[0].W.value[0, j]:.3f},")
+
+        page.select_option("#thumbnails", "activation")
+        expect(page).to_have_url(re.compile("thumbnails=activation"))
+        expect(page.locator("#network")).to_have_attribute("data-thumbnails", "activation")
+        assert not any(_red(_thumbnail_pixels(page, 0, u)).any() for u in range(6))
+        _open(page, None)
+        assert page.input_value("#thumbnails") == "activation"
     assert page.outside == [] and page.errors == []

@@ -8,10 +8,10 @@ GET      ``/static/...``                     ``app.js`` and the ES modules it im
 GET      ``/api/options``                    names, labels, bounds, defaults, presets: the page's controls
 GET      ``/api/sigmoid?x=&threshold=``      σ(x), σ'(x), σ''(x), the vanishing region, a curve to draw
 POST     ``/api/uploads``                    a CSV (multipart field ``file``, optional ``target``) → token
-POST     ``/api/sessions``                   a configuration (+ ``speed``) → a new session, paused
+POST     ``/api/sessions``                   a configuration (+ ``speed``, ``thumbnails``) → a new session
 GET      ``/api/sessions/{id}``              the session's configuration and status
 PUT      ``/api/sessions/{id}``              a new configuration: start over with it
-POST     ``/api/sessions/{id}/control``      ``{"action": "play"|"pause"|"step"|"reset"|"speed", ...}``
+POST     ``/api/sessions/{id}/control``      ``{"action": "play"|"pause"|"step"|"reset"|"speed"|"thumbnails"}``
 GET      ``/api/sessions/{id}/stream``       Server-Sent Events: ``data``, ``frame``, ``closed``
 DELETE   ``/api/sessions/{id}``              close the session
 GET      ``/report``                         a saved gradient-probe report's page (``static/report.html``)
@@ -280,8 +280,9 @@ async def create_session(request: Request) -> Response:
     if not isinstance(body, dict):
         raise RequestError("the configuration must be a JSON object", status=400)
     speed = schema.parse_speed(body.pop("speed", DEFAULT_SPEED))
+    thumbnails = schema.parse_thumbnails(body.pop("thumbnails", schema.DEFAULT_THUMBNAILS))
     config = schema.parse_config(body)
-    session = await _manager(request).create(config, speed)
+    session = await _manager(request).create(config, speed, thumbnails)
     return JSONResponse(session.info(), status_code=201)
 
 
@@ -308,6 +309,8 @@ async def control(request: Request) -> Response:
         await session.step_once()
     elif command.action == "reset":
         await session.reconfigure(session.config, session.data)
+    elif command.action == "thumbnails":
+        await session.show_units(command.thumbnails)
     else:  # "speed"
         session.speed = command.speed
     return JSONResponse(session.info())

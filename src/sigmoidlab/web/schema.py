@@ -41,6 +41,9 @@ INITS, OPTIMIZERS, LOSSES = nn.INITIALIZERS.names(), nn.OPTIMIZERS.names(), nn.L
 LOSS_LABELS = {"bce": "cross-entropy (BCE with logits)", "mse": "squared error on σ(z)"}  # a name without one: as is
 LEARNING_RATES = (0.00001, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1, 3, 10)  # the page's choices
 THRESHOLDS = (0.001, 0.01, 0.05, 0.1)  # the explorer's choices
+# What the network diagram's units show (a session setting, like the speed: it changes frames, not training).
+THUMBNAILS = {"activation": "activation f(z)", "derivative": "derivative f′(z), vanishing in red", "off": "off"}
+DEFAULT_THUMBNAILS = "activation"
 
 MAX_HIDDEN_LAYERS = 8
 MAX_UPLOAD_BYTES = 1_000_000
@@ -75,7 +78,9 @@ Speed = _within("speed", int)
 ActivationName = Literal[tuple(ACTIVATIONS)]
 FeatureName = Literal[FEATURES]
 # PydanticCustomError types raised below
-_OWN_CHECKS = ("activation_count", "upload_token", "speed_missing", "problem_dataset", "features_unique")
+_OWN_CHECKS = ("activation_count", "upload_token", "speed_missing", "problem_dataset", "features_unique",
+               "thumbnails_missing")  # fmt: skip
+ThumbnailMode = Literal[tuple(THUMBNAILS)]
 
 
 class RequestError(ValueError):
@@ -184,12 +189,14 @@ class Config(BaseModel):
 
 
 class Control(BaseModel):
-    """A control request: ``{"action": ..., "speed": ...}`` (speed only with the action "speed")."""
+    """A control request: ``{"action": ..., "speed": ...}`` (speed only with the action "speed", thumbnails only
+    with the action "thumbnails")."""
 
     model_config = ConfigDict(strict=True)
 
-    action: Literal["play", "pause", "step", "reset", "speed"]
+    action: Literal["play", "pause", "step", "reset", "speed", "thumbnails"]
     speed: Speed | None = Field(default=None, validate_default=True)
+    thumbnails: ThumbnailMode | None = Field(default=None, validate_default=True)
 
     @field_validator("speed")
     @classmethod
@@ -201,11 +208,27 @@ class Control(BaseModel):
             )
         return speed
 
+    @field_validator("thumbnails")
+    @classmethod
+    def _mode_for_thumbnails(cls, thumbnails: str | None, info: ValidationInfo) -> str | None:
+        if thumbnails is None and info.data.get("action") == "thumbnails":
+            raise PydanticCustomError(
+                "thumbnails_missing", "the action 'thumbnails' needs thumbnails, one of {expected}",
+                {"expected": ", ".join(THUMBNAILS)},
+            )  # fmt: skip
+        return thumbnails
+
 
 class _SpeedOnly(BaseModel):
     model_config = ConfigDict(strict=True)
 
     speed: Speed
+
+
+class _ThumbnailsOnly(BaseModel):
+    model_config = ConfigDict(strict=True)
+
+    thumbnails: ThumbnailMode
 
 
 class SigmoidQuery(BaseModel):
@@ -235,7 +258,10 @@ def options() -> dict[str, Any]:
             "loss": {name: LOSS_LABELS.get(name, name) for name in LOSSES},
             "feature": {name: label for name, (label, _) in nn_features.FEATURES.items()},
             "regularization": REGULARIZATIONS,
+            "thumbnails": THUMBNAILS,
         },
+        "thumbnails": list(THUMBNAILS),
+        "default_thumbnails": DEFAULT_THUMBNAILS,
         "learning_rates": list(LEARNING_RATES),
         "thresholds": list(THRESHOLDS),
         "integers": [key for key, field in Config.model_fields.items() if field.annotation is int],
@@ -325,6 +351,11 @@ def parse_control(data: Any) -> Control:
 def parse_speed(value: Any) -> int:
     """Validate a speed (1..10), sent with a new session's configuration."""
     return _validate(_SpeedOnly, {"speed": value}).speed
+
+
+def parse_thumbnails(value: Any) -> str:
+    """Validate what the diagram's units show (``THUMBNAILS``), sent with a new session's configuration."""
+    return _validate(_ThumbnailsOnly, {"thumbnails": value}).thumbnails
 
 
 def parse_query(params: Any) -> SigmoidQuery:

@@ -3,13 +3,15 @@
 A :class:`Session` owns a model, its optimiser and its data. While playing, a worker thread (so the event loop
 keeps serving other tabs) alternates between training and taking a *frame*, which the event loop publishes to the
 session's streams: a JSON snapshot with the losses and accuracies, the decision boundary on a grid, the per-layer
-gradient statistics of ``model.stats()`` and the weights for the network diagram. :class:`SessionManager` caps
-the number of sessions, reaps the idle ones and holds uploaded data sets.
+gradient statistics of ``model.stats()``, the weights for the network diagram and its per-unit thumbnails
+(:mod:`.thumbnails`). :class:`SessionManager` caps the number of sessions, reaps the idle ones and holds uploaded
+data sets.
 
 A frame costs two passes over the data: one observed training-mode forward/backward over the training set (the
-meter, and the training loss when the network has no batch norm) and one evaluation-mode forward over the test
-set and the boundary grid stacked together. The parts of the JSON that change slowly (the loss history, the
-configuration) are serialised once, not per frame, and the grid's probabilities are printed from a table.
+meter, its per-unit saturation, and the training loss when the network has no batch norm) and one evaluation-mode
+forward over the test set and the boundary grid stacked together; the thumbnails add an evaluation-mode forward
+over 16 × 16 points. The parts of the JSON that change slowly (the loss history, the configuration) are
+serialised once, not per frame, and the grid's probabilities are printed from a table.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from .._jsonio import finite
 from ..functions import sigmoid
 from ..nn.features import FeatureMap
 from ..nn.losses import SquaredError
-from .schema import Config, RequestError, show
+from .schema import DEFAULT_THUMBNAILS, Config, RequestError, show
+from .thumbnails import Thumbnails, unit_saturation
 
 # Speed 1..10 → optimiser steps per frame; a frame also stops training after its time slice, so at high speed
 # the page still gets FRAME_INTERVAL-spaced updates and the fastest setting means "as fast as possible".
@@ -177,10 +180,18 @@ class Session:
     """One tab's training run. Model access is serialised by ``lock``; frames are published on the event loop."""
 
     def __init__(
-        self, sid: str, config: Config, data: Data, speed: int, executor: ThreadPoolExecutor, turns: Turns | None = None
+        self,
+        sid: str,
+        config: Config,
+        data: Data,
+        speed: int,
+        executor: ThreadPoolExecutor,
+        turns: Turns | None = None,
+        thumbnails: str = DEFAULT_THUMBNAILS,
     ) -> None:
         self.id = sid
         self.speed = speed
+        self.thumbnails = thumbnails  # what the diagram's units show: "activation", "derivative" or "off"
         self.executor = executor
         self.turns = turns or Turns()
         self.lock = threading.Lock()
@@ -218,6 +229,7 @@ class Session:
             self._same_in_eval = not any(isinstance(layer, nn.BatchNorm1d) for layer in self.model.layers)
             stacked = [self._Xs_test, grid] if self._same_in_eval else [self._Xs_train, self._Xs_test, grid]
             self._eval_X = np.concatenate(stacked)
+            self._thumbs = Thumbnails(self._inputs, data.extent)
             self._config_json = _compact(config.to_json())
             self._rng = np.random.default_rng(config.seed)
             self._order = self._rng.permutation(len(data.X_train))
@@ -228,6 +240,7 @@ class Session:
             self._history_json: list[str] = []  # the points of self.history, serialised once each
             self._history_stride = 1
             self._frames = 0
+            self._thumbs_json = ("", "")  # (mode, JSON) of the last thumbnails computed
             self.data_version += 1
             self.frame_json = self._snapshot()
 
@@ -270,6 +283,13 @@ class Session:
         await asyncio.get_running_loop().run_in_executor(self.executor, self._advance, 1, math.inf)
         self._publish()
 
+    async def show_units(self, thumbnails: str) -> None:
+        """Switch the thumbnails' view; a paused session sends a new frame of the same step at once."""
+        self.thumbnails = thumbnails
+        if not self.playing:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self._advance, 0, 0.0)
+            self._publish()
+
     async def reconfigure(self, config: Config, data: Data) -> None:
         await self.pause()
         await asyncio.get_running_loop().run_in_executor(self.executor, self.configure, config, data)
@@ -292,9 +312,11 @@ class Session:
         holds on average.
         """
         due = time.perf_counter()
+        taken = 0
         with self.turns.joined():
             while self.status == "running" and not self._stop.is_set():
                 due += FRAME_INTERVAL
+                taken += 1
                 with self.lock:
                     with self.turns.lock:
                         # The session's share of the interval, or less if this frame is late; the snapshot and the
@@ -302,7 +324,8 @@ class Session:
                         start = time.perf_counter()
                         budget = max(MIN_TRAIN_BUDGET, min(self.turns.share(), due - start - self._overhead))
                         self._train(STEPS_PER_FRAME[self.speed - 1], budget)
-                    self.frame_json = self._snapshot()
+                    # Thumbnails every other frame: units change slowly, and their pass is a quarter of a frame.
+                    self.frame_json = self._snapshot(fresh_units=taken % 2 == 1)
                 end = time.perf_counter()
                 loop.call_soon_threadsafe(self._publish)
                 self._overhead = 0.7 * self._overhead + 0.3 * max(0.0, end - start - budget)
@@ -349,18 +372,20 @@ class Session:
             "it was a frame earlier)"
         )
 
-    def _observed_pass(self) -> tuple[np.ndarray, list[dict]]:
-        """The training-set logits and ``model.stats()`` after one observed forward/backward over the whole set.
+    def _observed_pass(self) -> tuple[np.ndarray, list[dict], list]:
+        """The training-set logits, ``model.stats()`` and the per-unit saturation of the diagram's units after one
+        observed forward/backward over the whole set.
 
         The full set rather than the last mini-batch gives a steady meter. Training mode, as the optimiser sees
         it (batch norm on batch statistics), inside ``nn.evaluating``: looking changes nothing.
         """
         model = self.model
-        with nn.evaluating(model, mode="train"), nn.observing(model, threshold=self.config.threshold):
+        threshold, units = self.config.threshold, DIAGRAM_UNITS
+        with nn.evaluating(model, mode="train"), nn.observing(model, threshold=threshold, outputs=True):
             logits = model.forward(self._Xs_train)
             self._eval_loss.forward(logits, self.data.y_train)
             model.backward(self._eval_loss.backward())
-            return logits, model.stats()
+            return logits, model.stats(), unit_saturation(model.outputs(), units, threshold)
 
     def _eval_logits(self) -> np.ndarray:
         """Evaluation-mode logits of ``_eval_X`` (test set and grid, and the training set with batch norm)."""
@@ -391,11 +416,19 @@ class Session:
             self.history, self._history_json = self.history[::2], self._history_json[::2]
             self._history_stride *= 2
 
-    def _snapshot(self) -> str:
+    def _units_json(self, fresh: bool) -> str:
+        """The thumbnails as JSON (``null`` when off); not ``fresh``: the last ones again, if of the same view."""
+        mode = self.thumbnails
+        if mode != "off" and (fresh or self._thumbs_json[0] != mode):
+            units = self._thumbs.frame(self.model, mode, self.config.threshold, DIAGRAM_UNITS)
+            self._thumbs_json = (mode, _compact(units))
+        return self._thumbs_json[1] if mode != "off" else "null"
+
+    def _snapshot(self, fresh_units: bool = True) -> str:
         """The frame the page draws, as JSON (built in the worker thread, so the event loop only forwards it)."""
         n_train, n_test = len(self._Xs_train), len(self._Xs_test)
         with np.errstate(all="ignore"):
-            train_logits, stats = self._observed_pass()
+            train_logits, stats, unit_sat = self._observed_pass()
             logits = self._eval_logits()
             if not self._same_in_eval:
                 train_logits, logits = logits[:n_train], logits[n_train:]
@@ -414,8 +447,9 @@ class Session:
                 "weight_norm": finite(s["weight_norm"], 6),
                 "saturation": finite(s["saturation"], 4),
                 "preact_std": finite(s["preact_std"], 4),
+                "unit_saturation": unit_sat[k] if k < len(unit_sat) else None,  # the diagram's units; output: None
             }
-            for s in stats
+            for k, s in enumerate(stats)
         ]
         weights = [_jsonio.array(d.W.value[:DIAGRAM_UNITS, :DIAGRAM_UNITS], 3) for d in self.model.dense_layers()]
         frame = {
@@ -433,7 +467,11 @@ class Session:
         }
         # The pre-serialised parts are spliced in: the history and the configuration are not re-encoded.
         history_json, grid_json = "[" + ",".join(history) + "]", _probability_json(proba)
-        return f'{_compact(frame)[:-1]},"history":{history_json},"grid":{grid_json},"config":{self._config_json}}}'
+        units = self._units_json(fresh_units)
+        return (
+            f'{_compact(frame)[:-1]},"history":{history_json},"grid":{grid_json},"thumbnails":{units},'
+            f'"config":{self._config_json}}}'
+        )
 
     # --- publishing (event loop) ----------------------------------------------------------------------------
 
@@ -469,6 +507,7 @@ class Session:
             "step": self.step,
             "epoch": self.epoch,
             "speed": self.speed,
+            "thumbnails": self.thumbnails,
             "config": self.config.to_json(),
         }
 
@@ -501,11 +540,11 @@ class SessionManager:
     def data_for(self, config: Config) -> Data:
         return build_data(config, self.uploads.get(config.upload) if config.upload else None)
 
-    def _build(self, config: Config, speed: int) -> Session:
+    def _build(self, config: Config, speed: int, thumbnails: str) -> Session:
         sid = secrets.token_urlsafe(12)  # unguessable: on a shared network one tab cannot drive another
-        return Session(sid, config, self.data_for(config), speed, self.executor, self.turns)
+        return Session(sid, config, self.data_for(config), speed, self.executor, self.turns, thumbnails)
 
-    async def create(self, config: Config, speed: int = DEFAULT_SPEED) -> Session:
+    async def create(self, config: Config, speed: int = DEFAULT_SPEED, thumbnails: str = DEFAULT_THUMBNAILS) -> Session:
         await self.reap()
         # The check and the reservation run with no await between them, so concurrent requests cannot all pass
         # the check before any of them is counted.
@@ -517,7 +556,8 @@ class SessionManager:
             )
         self._creating += 1
         try:
-            session = await asyncio.get_running_loop().run_in_executor(self.executor, self._build, config, speed)
+            loop = asyncio.get_running_loop()
+            session = await loop.run_in_executor(self.executor, self._build, config, speed, thumbnails)
         finally:
             self._creating -= 1
         self.sessions[session.id] = session

@@ -1,10 +1,12 @@
 // sigmoidlab playground: builds the controls from /api/options, keeps the configuration in the URL, drives one
 // training session on the server and draws the frames it streams (Server-Sent Events). ES modules, no build step:
-// state.js (the one state object), dom.js, api.js, url.js, controls.js, session.js, draw.js, explorer.js.
+// state.js (the one state object), dom.js, api.js, url.js, controls.js, session.js, paint.js, draw.js, network.js,
+// explorer.js.
 import { api } from "./api.js";
 import { $, mark, setStatus, showError } from "./dom.js";
 import { buildControls, readControls, showConfig } from "./controls.js";
 import { render } from "./draw.js";
+import { wireNetworkTips } from "./network.js";
 import { updateExplorer } from "./explorer.js";
 import { applyConfig, closeSession, control, heartbeat, startSession } from "./session.js";
 import { state } from "./state.js";
@@ -79,6 +81,12 @@ function wire() {
     writeURL();
     if (state.session) control("speed", { speed: state.speed });
   });
+  $("thumbnails").addEventListener("change", () => {
+    state.thumbnails = $("thumbnails").value;
+    writeURL();
+    if (state.session) control("thumbnails", { thumbnails: state.thumbnails });
+  });
+  wireNetworkTips();
   $("x").addEventListener("input", () => {
     state.explorerX = Number($("x").value);
     writeURL();
@@ -101,6 +109,7 @@ async function main() {
     return;
   }
   state.speed = state.options.default_speed;
+  state.thumbnails = state.options.default_thumbnails;
   $("report-link").hidden = !state.options.report; // the server was started with --report: link its page
   setInterval(heartbeat, (Math.max(1, state.options.idle_timeout) * 1000) / 3);
   document.addEventListener("visibilitychange", heartbeat);

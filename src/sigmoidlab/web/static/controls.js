@@ -25,6 +25,7 @@ export function buildControls(applyPreset) {
   fillSelect($("loss"), o.losses, label("loss"));
   fillSelect($("lr"), o.learning_rates);
   fillSelect($("threshold"), o.thresholds);
+  fillSelect($("thumbnails"), o.thumbnails, label("thumbnails"));
   for (const key of ["noise", "n_samples", "test_fraction", "batch_size", "seed", "speed"]) {
     Object.assign($(key), { min: o[key][0], max: o[key][1] });
   }
@@ -101,6 +102,7 @@ export function showConfig(onChange) {
   $("noise-value").textContent = config.noise.toFixed(2);
   $("test_fraction-value").textContent = config.test_fraction.toFixed(2);
   $("speed").value = String(state.speed);
+  $("thumbnails").value = state.thumbnails;
   $("x").value = String(state.explorerX);
   renderLayers(onChange);
 }

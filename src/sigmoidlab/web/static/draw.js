@@ -1,9 +1,9 @@
-// Drawing a frame: the metrics, the decision boundary, the loss curves, the gradient-flow meter and the network.
-// Canvas only, no libraries.
+// Drawing a frame: the metrics, the decision boundary, the loss curves, the gradient-flow meter and the network
+// (network.js). Canvas only, no libraries.
 import { $, fmt, setPlaying, setStatus, showError } from "./dom.js";
+import { drawNetwork } from "./network.js";
+import { COLORS, probabilityColor, setupCanvas } from "./paint.js";
 import { state } from "./state.js";
-
-export const COLORS = { c0: [232, 126, 36], c1: [33, 113, 181], pos: "#2171b5", neg: "#e87e24", sat: "#d62728" };
 
 export function render() {
   const { frame } = state;
@@ -26,27 +26,6 @@ export function render() {
   drawCurves();
   drawMeter();
   drawNetwork();
-}
-
-export function setupCanvas(canvas) {
-  // Canvases stretch with the layout (CSS width 100%): keep their pixel width equal to the width shown.
-  const width = Math.round(canvas.clientWidth);
-  if (width > 0 && canvas.width !== width) {
-    canvas.height = Math.round((canvas.height * width) / canvas.width);
-    canvas.width = width;
-  }
-  const ctx = canvas.getContext("2d");
-  ctx.setTransform(1, 0, 0, 1, 0, 0);
-  ctx.clearRect(0, 0, canvas.width, canvas.height);
-  ctx.font = "12px system-ui, sans-serif";
-  return ctx;
-}
-
-function probabilityColor(p) {
-  // Orange (class 0) through white (0.5) to blue (class 1).
-  const [a, b] = p < 0.5 ? [COLORS.c0, [255, 255, 255]] : [[255, 255, 255], COLORS.c1];
-  const t = p < 0.5 ? p * 2 : (p - 0.5) * 2;
-  return a.map((v, i) => Math.round(v + (b[i] - v) * t));
 }
 
 // A point's colour: its class, or for regression its target in [−1, 1] on the heatmap's scale.
@@ -190,51 +169,4 @@ function drawMeter() {
   axis.append(document.createElement("span"), scale);
   meter.replaceChildren(...rows, axis);
   meter.dataset.bars = String(rows.length);
-}
-
-function drawNetwork() {
-  const { frame } = state;
-  const canvas = $("network");
-  const ctx = setupCanvas(canvas);
-  const sizes = [frame.config.features.length, ...frame.layers.map((l) => l.units)];
-  const shown = sizes.map((n, k) => (k === 0 ? frame.weights[0].length : frame.weights[k - 1][0].length));
-  const columns = sizes.length;
-  const x = (k) => 70 + (k * (canvas.width - 110)) / (columns - 1); // room on the left for the feature names
-  const y = (k, i) => 22 + ((i + 0.5) * (canvas.height - 44)) / shown[k];
-  const maxW = Math.max(1e-9, ...frame.weights.flat(2).map(Math.abs));
-  frame.weights.forEach((W, k) => {
-    W.forEach((row, i) => row.forEach((w, j) => {
-      ctx.beginPath();
-      ctx.moveTo(x(k), y(k, i));
-      ctx.lineTo(x(k + 1), y(k + 1, j));
-      ctx.strokeStyle = w >= 0 ? COLORS.pos : COLORS.neg;
-      ctx.globalAlpha = 0.75;
-      ctx.lineWidth = Math.max(0.2, (6 * Math.abs(w)) / maxW);
-      ctx.stroke();
-    }));
-  });
-  ctx.globalAlpha = 1;
-  ctx.textAlign = "center";
-  sizes.forEach((n, k) => {
-    for (let i = 0; i < shown[k]; i++) {
-      ctx.beginPath();
-      ctx.arc(x(k), y(k, i), 6, 0, 2 * Math.PI);
-      ctx.fillStyle = "#fff";
-      ctx.fill();
-      ctx.strokeStyle = "#444";
-      ctx.lineWidth = 1.2;
-      ctx.stroke();
-    }
-    const output = frame.config.problem === "regression" ? "output (linear)" : "output σ";
-    const label = k === 0 ? "input" : k === columns - 1 ? output : frame.layers[k - 1].activation;
-    if (k === 0) {
-      ctx.textAlign = "right";
-      ctx.fillStyle = "#333";
-      const labels = state.options.labels.feature;
-      frame.config.features.slice(0, shown[0]).forEach((f, i) => ctx.fillText(labels[f] || f, x(0) - 9, y(0, i) + 4));
-      ctx.textAlign = "center";
-    }
-    ctx.fillStyle = "#333";
-    ctx.fillText(label + (shown[k] < n ? ` (${shown[k]} of ${n})` : ""), x(k), 12);
-  });
 }

@@ -1,7 +1,7 @@
 // The sigmoid explorer: σ, σ′, σ″ at x from the server (the package's own functions) and the vanishing region.
 import { api } from "./api.js";
 import { $, showError } from "./dom.js";
-import { COLORS, setupCanvas } from "./draw.js";
+import { COLORS, setupCanvas } from "./paint.js";
 import { state } from "./state.js";
 
 export async function updateExplorer() {

@@ -9,7 +9,7 @@ export async function startSession() {
   if (state.source) state.source.close();
   state.session = null;
   const sent = configQuery(state.config);
-  const info = await api("POST", "/api/sessions", { ...state.config, speed: state.speed });
+  const info = await api("POST", "/api/sessions", { ...state.config, speed: state.speed, thumbnails: state.thumbnails });
   state.session = info.id;
   mark("applied", sent);
   const source = (state.source = new EventSource(`/api/sessions/${state.session}/stream`));

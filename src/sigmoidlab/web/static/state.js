@@ -3,6 +3,7 @@ export const state = {
   options: null, // names, labels, bounds, defaults and presets from GET /api/options (the server is the source)
   config: null, // the current configuration: the JSON API's keys, also kept in the URL
   speed: 6,
+  thumbnails: null, // what the diagram's units show (options.thumbnails): a session setting, like speed
   explorerX: 0,
   view: { show_test: true, discretize: false }, // drawing options: in the URL, not sent to the server
   session: null, // the session id

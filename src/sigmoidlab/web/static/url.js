@@ -17,6 +17,7 @@ export function configQuery(config) {
 export function writeURL() {
   const q = new URLSearchParams(configQuery(state.config));
   q.set("speed", String(state.speed));
+  q.set("thumbnails", state.thumbnails);
   q.set("x", String(state.explorerX));
   for (const [key, on] of Object.entries(state.view)) q.set(key, on ? "1" : "0");
   history.replaceState(null, "", "?" + q.toString());
@@ -38,6 +39,7 @@ export function configFromURL() {
   for (const key of Object.keys(defaults)) if (key !== "upload" && q.has(key)) c[key] = parse(q.get(key), defaults[key]);
   if (c.activation.length !== c.hidden.length) c.activation = c.hidden.map((_, i) => c.activation[i] || state.options.activations[0]);
   if (q.has("speed")) state.speed = Number(q.get("speed"));
+  if (q.has("thumbnails")) state.thumbnails = q.get("thumbnails"); // the server validates it, as the speed
   if (q.has("x")) state.explorerX = Number(q.get("x"));
   for (const key of Object.keys(state.view)) if (q.has(key)) state.view[key] = q.get(key) === "1";
   if (c.dataset === "upload") {
