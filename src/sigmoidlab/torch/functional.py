@@ -157,8 +157,11 @@ def _fused(
             compiled = torch.compile(kernel, dynamic=True, fullgraph=True, options=_OPTIONS)
 
             def run(g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+                # Detached: the kernel is no autograd op, and a requires_grad flag that differs from the first
+                # call's (the check at first use, the saved input of a backward) would make Dynamo compile again.
                 # 1-d tensors go in as they are: passed as views of themselves (reshape) the same kernel ran at
                 # ~60% of its speed at 10^7 elements (torch 2.13, CPU, in repeated runs).
+                g, x = g.detach(), x.detach()
                 if x.dim() == 1 and g.dim() == 1:
                     return compiled(g, x)
                 return compiled(g.reshape(-1), x.reshape(-1)).view(x.shape)
