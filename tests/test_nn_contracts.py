@@ -110,7 +110,6 @@ def test_vanishing_region_matches_the_derivative_threshold(name):
         assert mask.any() and not mask.all()
     else:
         assert np.array_equal(mask, z <= 0 if name != "identity" else np.zeros_like(z, bool))
-    assert layer.saturation(z, y, threshold) == np.count_nonzero(mask) / mask.size
 
 
 # --- input_grad on every layer ---------------------------------------------------------------------------------
@@ -262,9 +261,10 @@ def test_observing_outputs_are_the_arrays_a_layer_by_layer_pass_computes():
     assert outputs[-1].act is None
     for o, s in zip(outputs[:2], stats, strict=False):
         assert s["act_mean"] == float(o.act.mean())
-        assert s["saturation"] == model.layers[[i for i, la in enumerate(model.layers) if la.kind][o.layer]].saturation(
-            o.preact, o.act, 0.05
-        )
+        mask = o.function.vanishing(o.preact, o.act, 0.05)
+        assert s["saturation"] == np.count_nonzero(mask) / mask.size
+        np.testing.assert_array_equal(o.unit_saturation, mask.mean(axis=0))
+    assert outputs[-1].unit_saturation is None
 
 
 def test_state_arrays_are_what_a_model_file_holds(tmp_path):

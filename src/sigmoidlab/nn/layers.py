@@ -103,7 +103,7 @@ class Activation(Layer):
 
     Subclasses set ``kind`` (the registry name), ``max_slope`` = sup f′ and ``saturating`` (f is bounded, so
     f′ → 0 in both tails: sigmoid and tanh), and define ``forward``, ``backward``, :meth:`derivative` and
-    :meth:`vanishing`. Observation (:meth:`saturation`) counts the unit·sample pairs in the vanishing region.
+    :meth:`vanishing`. Observation counts the unit·sample pairs in the vanishing region (its mask).
     """
 
     max_slope: ClassVar[float] = 1.0
@@ -120,10 +120,6 @@ class Activation(Layer):
     @abstractmethod
     def vanishing(self, z: np.ndarray, y: np.ndarray, threshold: float) -> np.ndarray:
         """Boolean mask of the pairs whose gradient is vanishing (σ′ < ``threshold`` and its equivalents)."""
-
-    def saturation(self, z: np.ndarray, y: np.ndarray, threshold: float) -> float:
-        """Fraction of unit·sample pairs in the vanishing region (:meth:`vanishing`)."""
-        return float(np.count_nonzero(self.vanishing(z, y, threshold))) / y.size
 
 
 class Sigmoid(Activation):
@@ -269,9 +265,6 @@ class Identity(Activation):
 
     def vanishing(self, z: np.ndarray, y: np.ndarray, threshold: float) -> np.ndarray:
         return np.zeros(np.shape(y), dtype=bool)
-
-    def saturation(self, z: np.ndarray, y: np.ndarray, threshold: float) -> float:
-        return 0.0
 
 
 class BatchNorm1d(Layer):

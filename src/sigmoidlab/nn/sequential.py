@@ -36,15 +36,23 @@ class LayerOutputs:
 
     ``preact`` is z, the activation's input (after batch norm when there is one; the Dense output for the last
     layer), shape (batch, units); ``act`` is y = f(z), None for the output layer, and ``function`` the activation
-    layer that computed it (its ``derivative``, ``vanishing``, ``max_slope``...). The arrays are the ones the
-    forward computed, not copies: read them, do not modify them.
+    layer that computed it (its ``derivative``, ``vanishing``, ``max_slope``...); ``vanishing`` is the mask of the
+    (sample, unit) pairs in the vanishing region at the observation's threshold, the one ``stats()``'s
+    ``saturation`` counts, None for the output layer. The arrays are the ones the forward computed, not copies:
+    read them, do not modify them.
     """
 
     layer: int  # index among the Dense layers, input side first
     activation: str  # the activation's registry name, "output" for the last Dense
     preact: np.ndarray
     act: np.ndarray | None
+    vanishing: np.ndarray | None
     function: Activation | None
+
+    @property
+    def unit_saturation(self) -> np.ndarray | None:
+        """Each unit's fraction of the batch in the vanishing region (``saturation`` per unit)."""
+        return None if self.vanishing is None else np.count_nonzero(self.vanishing, axis=0) / len(self.vanishing)
 
 
 class Sequential(Layer):
@@ -193,16 +201,17 @@ class Sequential(Layer):
                 pre[k] = x
                 self._records[k] = {"preact_mean": float(x.mean()), "preact_std": float(x.std())}
                 if self._keep_outputs:
-                    self._outputs[k] = (x, None)
+                    self._outputs[k] = (x, None, None)
             if i in act_at:
                 k = act_at[i]
+                vanishing = layer.vanishing(pre[k], x, self.threshold)
                 self._records[k].update(
                     act_mean=float(x.mean()),
                     act_std=float(x.std()),
-                    saturation=layer.saturation(pre[k], x, self.threshold),
+                    saturation=np.count_nonzero(vanishing) / vanishing.size,
                 )
                 if self._keep_outputs:
-                    self._outputs[k] = (pre[k], x)
+                    self._outputs[k] = (pre[k], x, vanishing)
         return x
 
     def _activation_name(self, k: int, act: int | None) -> str:

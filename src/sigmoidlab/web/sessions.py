@@ -380,12 +380,11 @@ class Session:
         it (batch norm on batch statistics), inside ``nn.evaluating``: looking changes nothing.
         """
         model = self.model
-        threshold, units = self.config.threshold, DIAGRAM_UNITS
-        with nn.evaluating(model, mode="train"), nn.observing(model, threshold=threshold, outputs=True):
+        with nn.evaluating(model, mode="train"), nn.observing(model, threshold=self.config.threshold, outputs=True):
             logits = model.forward(self._Xs_train)
             self._eval_loss.forward(logits, self.data.y_train)
             model.backward(self._eval_loss.backward())
-            return logits, model.stats(), unit_saturation(model.outputs(), units, threshold)
+            return logits, model.stats(), unit_saturation(model.outputs(), DIAGRAM_UNITS)
 
     def _eval_logits(self) -> np.ndarray:
         """Evaluation-mode logits of ``_eval_X`` (test set and grid, and the training set with batch norm)."""

@@ -76,26 +76,21 @@ def quantise_activation(a: np.ndarray, bounds: tuple[float, float]) -> tuple[np.
     return np.nan_to_num(q, copy=False).astype(np.uint8), lo, hi
 
 
-def quantise_derivative(outputs: nn.LayerOutputs, units: int, threshold: float) -> np.ndarray:
-    """Bytes (points, units): VANISHING where the engine's rule says the unit's gradient vanishes, else
-    1 + round(254·f′(z)/max f′)."""
-    f, z, a = outputs.function, outputs.preact[:, :units], outputs.act[:, :units]
+def quantise_derivative(outputs: nn.LayerOutputs, units: int) -> np.ndarray:
+    """Bytes (points, units): VANISHING where the engine's rule (the observed forward's mask) says the unit's
+    gradient vanishes, else 1 + round(254·f′(z)/max f′)."""
+    f, z = outputs.function, outputs.preact[:, :units]
     with np.errstate(all="ignore"):
         q = 1 + np.rint(np.clip(f.derivative(z) * (254 / f.max_slope), 0.0, 254))
     np.nan_to_num(q, copy=False, nan=1.0)  # z not a number: no colour, and not counted as vanishing
-    q[f.vanishing(z, a, threshold)] = VANISHING
+    q[outputs.vanishing[:, :units]] = VANISHING
     return q.astype(np.uint8)
 
 
-def unit_saturation(outputs: list[nn.LayerOutputs], units: int, threshold: float) -> list[list[float]]:
-    """Per hidden layer, the fraction of the samples of an observed pass in each unit's vanishing region (the
-    meter's ``saturation``, per unit instead of per layer), for the first ``units`` units."""
-    out = []
-    for o in outputs:
-        if o.act is not None:
-            mask = o.function.vanishing(o.preact[:, :units], o.act[:, :units], threshold)
-            out.append(np.round(mask.mean(axis=0), 3).tolist())
-    return out
+def unit_saturation(outputs: list[nn.LayerOutputs], units: int) -> list[list[float]]:
+    """Per hidden layer, each of the first ``units`` units' fraction of an observed pass's samples in its vanishing
+    region (the meter's ``saturation``, per unit, as the engine recorded it)."""
+    return [np.round(o.unit_saturation[:units], 3).tolist() for o in outputs if o.act is not None]
 
 
 class Thumbnails:
@@ -111,14 +106,14 @@ class Thumbnails:
         with nn.evaluating(model), nn.observing(model, threshold=threshold, outputs=True), np.errstate(all="ignore"):
             model.forward(self.X)
             hidden = [o for o in model.outputs() if o.act is not None]
-            layers = [self._layer(o, mode, threshold, units) for o in hidden]
+            layers = [self._layer(o, mode, units) for o in hidden]
         return {"mode": mode, "size": SIZE, "threshold": threshold, "layers": layers}
 
     @staticmethod
-    def _layer(o: nn.LayerOutputs, mode: str, threshold: float, units: int) -> dict:
+    def _layer(o: nn.LayerOutputs, mode: str, units: int) -> dict:
         n = min(units, o.act.shape[1])
         if mode == "derivative":
-            q = quantise_derivative(o, n, threshold)
+            q = quantise_derivative(o, n)
             lo, hi = np.zeros(n), np.full(n, o.function.max_slope)
         else:
             q, lo, hi = quantise_activation(o.act[:, :n], _bounds(o.function))
