@@ -101,7 +101,7 @@ def _times_second(name: str, gg: torch.Tensor, g: torch.Tensor, x: torch.Tensor)
 #: From this many elements the "auto" setting runs the backward as one fused kernel (torch.compile).
 FUSE_FROM = 1 << 20
 _fused_mode: bool | str = {"0": False, "1": True}.get(os.environ.get("SIGMOIDLAB_TORCH_FUSED", ""), "auto")
-_fused_kernels: dict[str, Callable[..., torch.Tensor]] = {}
+_fused_kernels: dict[tuple[str, Callable], Callable[..., torch.Tensor]] = {}
 _fused_lock = threading.Lock()
 
 
@@ -143,7 +143,7 @@ def _fused(
     name: str, body: Callable[[str, torch.Tensor, torch.Tensor], torch.Tensor] = _times_first
 ) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """``body`` compiled as one kernel, on flat tensors: one compile per dtype, not per shape."""
-    key = f"{name}:{body.__name__}"
+    key = (name, body)
     with _fused_lock:
         if key not in _fused_kernels:
 
@@ -151,7 +151,8 @@ def _fused(
                 return body(name, g, x)
 
             # A code object of its own per kernel: Dynamo caches compiled code per code object, up to 8 entries
-            # (recompile_limit), which one shared `kernel` would pass with 4 functions × 2 bodies × 4 dtypes.
+            # (recompile_limit), which one shared `kernel` would pass with 4 functions × 2 bodies × 4 dtypes;
+            # one kernel alone sees at most its 4 dtypes.
             code = kernel.__code__.replace(co_name=f"sigmoidlab_{name}_{body.__name__}")
             kernel = types.FunctionType(code, kernel.__globals__, code.co_name, None, kernel.__closure__)
             compiled = torch.compile(kernel, dynamic=True, fullgraph=True, options=_OPTIONS)
@@ -194,10 +195,9 @@ def _first(name: str, g: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     if not fuse or torch.compiler.is_compiling():  # a compiled caller fuses the formulas itself
         return _times_first(name, g, x)
     try:
+        # For float16/bfloat16 the check also builds the table eagerly, so that the table's kernel can read it.
         if x.dtype in _HALF and _verified_arithmetic(name, x.dtype, x.device):
             return _fused(name, _half_arithmetic)(g, x)
-        if x.dtype in _HALF:
-            _table(name, x.dtype, x.device)  # built eagerly, so that the compiled kernel reads it
         return _fused(name)(g, x)
     except Exception as exc:  # whatever the compiler raised: the same formulas, eagerly, from now on
         warnings.warn(
