@@ -161,20 +161,26 @@ def contract_violations(report: dict[str, Any]) -> list[str]:
 # ------------------------------------------------------------------------------------------------ reporting
 
 
+def format_ulps(ulps: float) -> str:
+    """A maximum ULP error for a table cell (also benchmarks/torch_accuracy.py's)."""
+    return "inf" if math.isinf(ulps) else f"{ulps:.2f}" if ulps < 100 else f"{ulps:.1e}"
+
+
+def counts_suffix(entry: dict[str, Any], flushes: bool = True) -> str:
+    """ ", N flushed to 0" (when ``flushes``) and ", N not CR" / " CR" of a result entry, for a table cell."""
+    text = f", {entry['flushed_to_zero']:,} flushed to 0" if flushes and entry["flushed_to_zero"] else ""
+    if entry.get("not_correctly_rounded"):
+        return text + f", {entry['not_correctly_rounded']:,} not CR"
+    return text + (" CR" if "not_correctly_rounded" in entry else "")
+
+
 def _cell(entry: dict[str, Any] | None, func_name: str, input_dtype: str) -> str:
     if entry is None:
         return "—"
-    ulps = entry["max_ulp"]
-    text = "inf" if math.isinf(ulps) else f"{ulps:.2f}" if ulps < 100 else f"{ulps:.1e}"
+    text = format_ulps(entry["max_ulp"])
     if entry["dtype"] != input_dtype:
         text += f" (in {entry['dtype']})"
-    if func_name in DERIVATIVES and entry["flushed_to_zero"]:
-        text += f", {entry['flushed_to_zero']:,} flushed to 0"
-    if entry.get("not_correctly_rounded"):
-        text += f", {entry['not_correctly_rounded']:,} not CR"
-    elif "not_correctly_rounded" in entry:
-        text += " CR"
-    return text
+    return text + counts_suffix(entry, flushes=func_name in DERIVATIVES)
 
 
 def _rows(functions: dict[str, Any]) -> list[list[str]]:

@@ -39,7 +39,7 @@ import torch
 from mpmath import mp
 
 import sigmoidlab.torch as st
-from accuracy import all_values, flushed_to_zero, ulp_error
+from accuracy import all_values, counts_suffix, flushed_to_zero, format_ulps, ulp_error
 from sigmoidlab._atomic import write_text
 from sigmoidlab._testing.accuracy import round_proven
 
@@ -344,21 +344,11 @@ def contract_violations(report: dict[str, Any]) -> list[str]:
 _ORDER_MARK = ("", "'", "''")
 
 
-def _ulps(ulps: float) -> str:
-    return "inf" if math.isinf(ulps) else f"{ulps:.2f}" if ulps < 100 else f"{ulps:.1e}"
-
-
 def _cell(entry: dict[str, Any]) -> str:
-    text = _ulps(entry["max_ulp"])
+    text = format_ulps(entry["max_ulp"])
     if "max_ulp_away_from_zeros" in entry:
-        text += f" ({_ulps(entry['max_ulp_away_from_zeros'])} from 1/8 away from its zeros)"
-    if entry["flushed_to_zero"]:
-        text += f", {entry['flushed_to_zero']:,} flushed to 0"
-    if entry.get("not_correctly_rounded"):
-        text += f", {entry['not_correctly_rounded']:,} not CR"
-    elif "not_correctly_rounded" in entry:
-        text += " CR"
-    return text
+        text += f" ({format_ulps(entry['max_ulp_away_from_zeros'])} from 1/8 away from its zeros)"
+    return text + counts_suffix(entry)
 
 
 def _fmt(v: float) -> str:
