@@ -38,6 +38,7 @@ from pathlib import Path
 
 import numpy as np
 
+from sigmoidlab._kernels import cpu
 from sigmoidlab.cli.bench import machine_info
 from sigmoidlab.functions import _loader as k
 
@@ -69,15 +70,10 @@ def _best(fn, calls: int, blocks: int) -> float:
 
 def tsc_hz() -> tuple[float | None, str]:
     """The TSC frequency as /proc/cpuinfo's "cpu MHz" gives it (None where there is no such line)."""
-    try:
-        text = Path("/proc/cpuinfo").read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return None, "no /proc/cpuinfo"
-    m = re.search(r"^cpu MHz\s*:\s*([0-9.]+)", text, re.M)
-    tsc = "tsc_known_freq" in text
-    return (
-        (float(m.group(1)) * 1e6, "/proc/cpuinfo cpu MHz" + (" (tsc_known_freq)" if tsc else "")) if m else (None, "")
-    )
+    mhz = cpu.cpu_mhz()
+    if mhz is None:
+        return None, "no cpu MHz in /proc/cpuinfo"
+    return mhz * 1e6, "/proc/cpuinfo cpu MHz" + (" (tsc_known_freq)" if "tsc_known_freq" in cpu.cpu_flags() else "")
 
 
 def ns_per_element_in_cache(op: str, dtype: str, small: int, large: int, blocks: int) -> float:

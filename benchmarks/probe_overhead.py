@@ -13,13 +13,13 @@ import argparse
 import contextlib
 import json
 import os
-import platform
 import statistics
 import time
 from pathlib import Path
 
 import torch
 
+from sigmoidlab._kernels.cpu import cpu_model
 from sigmoidlab.torch.probe import GradientProbe
 
 F = torch.nn.functional
@@ -76,16 +76,6 @@ def measure(rounds: int, steps: int) -> dict:
     return out
 
 
-def cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
@@ -94,7 +84,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     results = measure(args.rounds, args.steps)
-    meta = {"cpu": cpu_name(), "threads": args.threads, "steps_per_block": args.steps, "torch": torch.__version__}
+    meta = {"cpu": cpu_model(), "threads": args.threads, "steps_per_block": args.steps, "torch": torch.__version__}
     with contextlib.suppress(OSError):  # not on every platform
         meta["load_average"] = [round(v, 2) for v in os.getloadavg()]
     RESULTS.mkdir(exist_ok=True)

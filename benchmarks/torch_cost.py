@@ -36,20 +36,10 @@ import torch
 
 import sigmoidlab.torch as st
 from sigmoidlab._atomic import write_text
+from sigmoidlab._kernels.cpu import cpu_model
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 FUNCTIONS = {"sigmoid": (torch.sigmoid, st.sigmoid), "tanh": (torch.tanh, st.tanh)}
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def step(f: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor, g: torch.Tensor) -> None:
@@ -150,7 +140,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     report = {
         "n": args.n,
         "reps": args.reps,
-        "cpu": cpu_name(),
+        "cpu": cpu_model(),
         "threads": torch.get_num_threads(),
         "torch": torch.__version__,
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",

@@ -47,6 +47,16 @@ def cpu_model() -> str:
     return name
 
 
+def cpu_mhz() -> float | None:
+    """/proc/cpuinfo's "cpu MHz" of the first processor (with the ``tsc_known_freq`` flag, the TSC's frequency),
+    None where there is no such line."""
+    value = _cpuinfo().get("cpu MHz")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
 def cpu_flags() -> frozenset[str]:
     """The CPU's feature flags: /proc/cpuinfo's, or the extension's CPUID answers where there is no such file."""
     flags = _cpuinfo().get("flags")
